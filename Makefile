@@ -23,7 +23,7 @@ $(NODE_STAMP): package.json package-lock.json $(VENV_STAMP)
 	touch $@
 
 synth: setup
-	$(CDK) synth --all --quiet -c env=$(ENV)
+	$(CDK) synth --quiet -c env=$(ENV)
 
 test: setup
 	$(BIN)/python -m pytest

@@ -1,1 +1,101 @@
-"""Session fixtures that synthesize each environment once per test session."""
+"""Session fixtures that synthesize each environment once per test session.
+
+A `cdk.App()` built in a test reads neither cdk.json nor cdk.context.json, so both are loaded here,
+exactly as the CLI would pass them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from stacks.compliance import add_compliance_checks
+from stacks.config import EnvConfig, load_config
+from stacks.data_tier import DataTier, build_data_tier
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def project_context() -> dict[str, Any]:
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context.update(json.loads((ROOT / "cdk.context.json").read_text()))
+    return context
+
+
+@dataclass
+class Synthesized:
+    config: EnvConfig
+    tier: DataTier
+    outdir: Path
+
+    def template(self, concern: str) -> Template:
+        return Template.from_stack(getattr(self.tier, concern.lower()))
+
+    def template_json(self, concern: str) -> dict[str, Any]:
+        return json.loads((self.outdir / f"{self.config.stack_name(concern)}.template.json").read_text())
+
+    def template_files(self) -> list[Path]:
+        return sorted(self.outdir.glob("*.template.json"))
+
+
+def synthesize(env: str, *, overrides: Mapping[str, Any] | None = None, compliance: bool = True) -> Synthesized:
+    """Synthesize one environment, optionally deep-merging `overrides` into its config section."""
+    context = project_context()
+    if overrides:
+        context["environments"] = copy.deepcopy(context["environments"])
+        _deep_merge(context["environments"][env], overrides)
+    context["env"] = env
+    outdir = Path(tempfile.mkdtemp(prefix=f"cdk.out.{env}."))
+    app = cdk.App(context=context, outdir=str(outdir))
+    config = load_config(app)
+    tier = build_data_tier(app, config)
+    if compliance:
+        add_compliance_checks(app)
+    app.synth()
+    return Synthesized(config=config, tier=tier, outdir=outdir)
+
+
+def _deep_merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _deep_merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+@pytest.fixture(scope="session")
+def dev() -> Synthesized:
+    return synthesize("dev")
+
+
+@pytest.fixture(scope="session")
+def prod() -> Synthesized:
+    return synthesize("prod")
+
+
+@pytest.fixture(scope="session", params=["dev", "prod"])
+def each_env(request: pytest.FixtureRequest) -> Synthesized:
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(scope="session")
+def synth_variant() -> Callable[..., Synthesized]:
+    """Synthesize a config variant (for example another engine), cached per distinct override."""
+    cache: dict[str, Synthesized] = {}
+
+    def build(env: str, overrides: Mapping[str, Any], compliance: bool = True) -> Synthesized:
+        key = json.dumps([env, overrides, compliance], sort_keys=True)
+        if key not in cache:
+            cache[key] = synthesize(env, overrides=overrides, compliance=compliance)
+        return cache[key]
+
+    return build

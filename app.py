@@ -1,0 +1,27 @@
+#!/usr/bin/env python3
+"""The only entry point: `cdk synth -c env=NAME` (default dev) builds that environment's stacks."""
+
+import sys
+
+import aws_cdk as cdk
+
+from stacks.compliance import add_compliance_checks
+from stacks.config import ConfigError, load_config
+from stacks.data_tier import build_data_tier
+
+
+def main() -> None:
+    app = cdk.App()
+    try:
+        config = load_config(app)
+    except ConfigError as err:
+        # One line, no traceback: the message names the key, the value and what is allowed.
+        print(err, file=sys.stderr)
+        sys.exit(1)
+    build_data_tier(app, config)
+    add_compliance_checks(app)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""A private EC2 instance reached only through SSM Session Manager.
+
+The shared core of the bastion and the app host: Amazon Linux 2023, IMDSv2, encrypted gp3 root
+volume, detailed monitoring, no key pair, no public IP, and a security group with no ingress.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Validations
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+
+class SsmInstance(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        instance_type: str,
+        description: str,
+        root_volume_gib: int = 8,
+        termination_protection: bool = False,
+        user_data: ec2.UserData | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description=f"{description}: no ingress; reached through SSM Session Manager",
+            allow_all_outbound=True,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description=f"Instance role of the {description}",
+        )
+        # The AWS managed AmazonSSMManagedInstanceCore also grants ssm:GetParameters on every parameter;
+        # Session Manager needs only these.
+        self.session_policy = iam.ManagedPolicy(
+            self,
+            "SessionManagerPolicy",
+            description=f"Session Manager agent of the {description}",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=[
+                        "ssm:UpdateInstanceInformation",
+                        "ssmmessages:CreateControlChannel",
+                        "ssmmessages:CreateDataChannel",
+                        "ssmmessages:OpenControlChannel",
+                        "ssmmessages:OpenDataChannel",
+                        "ec2messages:AcknowledgeMessage",
+                        "ec2messages:DeleteMessage",
+                        "ec2messages:FailMessage",
+                        "ec2messages:GetEndpoint",
+                        "ec2messages:GetMessages",
+                        "ec2messages:SendReply",
+                    ],
+                    resources=["*"],
+                )
+            ],
+        )
+        Validations.of(self.session_policy).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                reason="Rule is wrong here: the ssmmessages and ec2messages actions and ssm:UpdateInstanceInformation "
+                "support no resource-level permissions, so '*' is the only valid resource.",
+            )
+        )
+        self.instance = ec2.Instance(
+            self,
+            "Instance",
+            vpc=vpc,
+            vpc_subnets=subnets,
+            instance_type=ec2.InstanceType(instance_type),
+            machine_image=ec2.MachineImage.latest_amazon_linux2023(),
+            role=self.role,
+            security_group=self.security_group,
+            require_imdsv2=True,
+            detailed_monitoring=True,
+            ebs_optimized=True,
+            # Termination protection blocks `cdk destroy`, so the caller decides per environment.
+            disable_api_termination=termination_protection,
+            user_data=user_data,
+            block_devices=[
+                ec2.BlockDevice(
+                    device_name="/dev/xvda",
+                    volume=ec2.BlockDeviceVolume.ebs(
+                        root_volume_gib,
+                        encrypted=True,
+                        volume_type=ec2.EbsDeviceVolumeType.GP3,
+                        delete_on_termination=True,
+                    ),
+                )
+            ],
+        )
+        if not termination_protection:
+            Validations.of(self.instance).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions::AwsSolutions-EC29",
+                    reason="Deliberate trade-off: this environment is configured to tear down clean with cdk destroy, "
+                    "which API termination protection would block; it is on wherever termination_protection is set.",
+                )
+            )

@@ -1,0 +1,137 @@
+"""Typed, validated configuration: the only code that reads CDK context.
+
+`load_config(app)` picks `-c env=NAME` (default `dev`) from the `environments` map in cdk.json and
+validates it completely before any construct is built. Any problem becomes one `ConfigError` whose
+message is a single line naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from stacks.cache_config import CacheConfig
+from stacks.database_config import DatabaseConfig
+from stacks.dynamo_config import DynamoConfig
+
+DEFAULT_ENV = "dev"
+ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+_EC2_TYPE = re.compile(r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.(nano|micro|small|medium|large|metal|[0-9]*xlarge)$")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, worded as one line for the person running synth."""
+
+
+def _instance_type(prefix: str) -> AfterValidator:
+    def check(value: str) -> str:
+        body = value[len(prefix):] if value.startswith(prefix) else None
+        if body is None or not _EC2_TYPE.match(body):
+            example = f"{prefix}t3.micro" if prefix else "t3.micro"
+            raise ValueError(f"expected an instance type like {example!r} (family.size{', prefixed ' + repr(prefix) if prefix else ''})")
+        return value
+
+    return AfterValidator(check)
+
+
+LogRetentionDays = Literal[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
+]
+Ec2InstanceType = Annotated[str, _instance_type("")]
+DbInstanceClass = Annotated[str, _instance_type("db.")]
+CacheNodeType = Annotated[str, _instance_type("cache.")]
+
+
+class Strict(BaseModel):
+    """Unknown keys are typos: reject them instead of ignoring them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NetworkConfig(Strict):
+    vpc_cidr: str = "10.10.0.0/16"
+    az_count: int = Field(default=2, ge=1, le=6)
+    nat_gateways: int = Field(default=1, ge=0)
+    bastion_instance_type: Ec2InstanceType = "t3.micro"
+    app_instance_type: Ec2InstanceType = "t3.small"
+    flow_log_retention_days: LogRetentionDays = 30
+
+    @model_validator(mode="after")
+    def _nat_within_azs(self) -> NetworkConfig:
+        if self.nat_gateways > self.az_count:
+            raise ValueError(f"nat_gateways={self.nat_gateways} is not allowed: at most az_count ({self.az_count})")
+        try:
+            net = ipaddress.ip_network(self.vpc_cidr)
+        except ValueError:
+            raise ValueError(f"vpc_cidr={self.vpc_cidr!r} is not allowed: expected an IPv4 CIDR like '10.0.0.0/16'") from None
+        if not 16 <= net.prefixlen <= 20:
+            raise ValueError(f"vpc_cidr={self.vpc_cidr!r} is not allowed: prefix length must be /16 to /20")
+        return self
+
+
+class EnvConfig(Strict):
+    name: str
+    account: Annotated[str, Field(pattern=r"^[0-9]{12}$")]
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")]
+    removal: Literal["destroy", "retain"] = "destroy"
+    termination_protection: bool = False
+    network: NetworkConfig = NetworkConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    dynamo: DynamoConfig = DynamoConfig()
+    cache: CacheConfig = CacheConfig()
+
+    def stack_name(self, concern: str) -> str:
+        return f"{self.name}-{concern}"
+
+
+def _explain(err: ValidationError, env: str, raw: Mapping[str, Any]) -> str:
+    first = err.errors(include_url=False)[0]
+    path = [str(p) for p in first["loc"]]
+    key = ".".join(["environments", env, *path])
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "missing":
+        return f"config error: {key} is missing: {_expected_for(path)}"
+    if first["type"] == "extra_forbidden":
+        return f"config error: {key} is not a known key: remove it or fix its spelling"
+    value: Any = raw
+    for part in path:
+        value = value.get(part) if isinstance(value, Mapping) else None
+    if "is not allowed" in msg:  # cross-field checks name their own key and value
+        return f"config error: {key}.{msg}"
+    return f"config error: {key}={value!r} is not allowed: {msg}"
+
+
+def _expected_for(path: list[str]) -> str:
+    return {
+        "account": "expected a 12-digit AWS account ID",
+        "region": "expected an AWS region such as 'us-east-1'",
+    }.get(path[-1], "this key is required")
+
+
+def load_environment(context: Mapping[str, Any], env: str | None) -> EnvConfig:
+    env = env or DEFAULT_ENV
+    environments = context.get("environments")
+    if not isinstance(environments, Mapping) or not environments:
+        raise ConfigError("config error: context key 'environments' is missing: expected a map of environment names in cdk.json")
+    if env not in environments:
+        allowed = ", ".join(sorted(environments))
+        raise ConfigError(f"config error: env={env!r} is not a configured environment: allowed: {allowed}")
+    if not ENV_NAME.match(env):
+        raise ConfigError(f"config error: env={env!r} is not allowed: lower-case letters, digits and '-', 1-16 chars")
+    raw = environments[env]
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"config error: environments.{env}={raw!r} is not allowed: expected a map of settings")
+    try:
+        return EnvConfig.model_validate({**raw, "name": env})
+    except ValidationError as err:
+        raise ConfigError(_explain(err, env, raw)) from None
+
+
+def load_config(app: Any) -> EnvConfig:
+    """Read `env` and `environments` from the app's context (cdk.json plus `-c` flags)."""
+    node = app.node
+    return load_environment({"environments": node.try_get_context("environments") or {}}, node.try_get_context("env"))

@@ -1,0 +1,136 @@
+"""`<env>-Network`: the VPC, its endpoints and flow logs, the bastion and the app host."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cdk_constructs.app_host import AppHost
+from cdk_constructs.bastion_host import BastionHost
+from cdk_constructs.encrypted_log_group import EncryptedLogGroup
+from cdk_constructs.log_retention import retention_days
+from stacks.config import EnvConfig
+
+
+class NetworkStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        net = config.network
+        removal = RemovalPolicy.RETAIN if config.removal == "retain" else RemovalPolicy.DESTROY
+
+        subnets = [
+            # Nothing here should get a public IP by accident: NAT gateways bring their own EIPs.
+            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24,
+                                    map_public_ip_on_launch=False),
+            ec2.SubnetConfiguration(name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
+        ]
+        if net.nat_gateways > 0:
+            subnets.insert(1, ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS,
+                                                      cidr_mask=22))
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(net.vpc_cidr),
+            max_azs=net.az_count,
+            nat_gateways=net.nat_gateways,
+            subnet_configuration=subnets,
+            restrict_default_security_group=True,
+            gateway_endpoints={
+                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3),
+                "DynamoDB": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.DYNAMODB),
+            },
+        )
+        flow_logs = EncryptedLogGroup(
+            self,
+            "FlowLogs",
+            retention=retention_days(net.flow_log_retention_days),
+            removal_policy=removal,
+            description="VPC flow logs",
+        )
+        self.vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                flow_logs.log_group, _flow_log_role(self, flow_logs.log_group)
+            ),
+            traffic_type=ec2.FlowLogTrafficType.ALL,
+        )
+        for subnet in self.vpc.public_subnets:
+            Validations.of(subnet).acknowledge(*_PUBLIC_ROUTE_ACKS)
+
+        if net.nat_gateways > 0:
+            host_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+        else:
+            # Without NAT the hosts sit in isolated subnets and reach SSM through interface endpoints.
+            host_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+            endpoint_sg = ec2.SecurityGroup(self, "EndpointSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
+                                            description="SSM interface endpoints: HTTPS from inside the VPC")
+            # A literal CIDR (not the VPC's CidrBlock attribute) keeps the rule checkable at synth time.
+            endpoint_sg.add_ingress_rule(ec2.Peer.ipv4(net.vpc_cidr), ec2.Port.tcp(443), "HTTPS from the VPC")
+            for name, service in (("Ssm", ec2.InterfaceVpcEndpointAwsService.SSM),
+                                  ("SsmMessages", ec2.InterfaceVpcEndpointAwsService.SSM_MESSAGES),
+                                  ("Ec2Messages", ec2.InterfaceVpcEndpointAwsService.EC2_MESSAGES)):
+                self.vpc.add_interface_endpoint(name, service=service, subnets=host_subnets, private_dns_enabled=True,
+                                                security_groups=[endpoint_sg], open=False)
+
+        self.data_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        self.bastion = BastionHost(
+            self,
+            "Bastion",
+            vpc=self.vpc,
+            subnets=host_subnets,
+            instance_type=net.bastion_instance_type,
+            termination_protection=config.termination_protection,
+        )
+        self.app_host = AppHost(
+            self,
+            "AppHost",
+            vpc=self.vpc,
+            subnets=host_subnets,
+            instance_type=net.app_instance_type,
+            termination_protection=config.termination_protection,
+        )
+        self.bastion_security_group: ec2.ISecurityGroup = self.bastion.security_group
+        self.app_security_group: ec2.ISecurityGroup = self.app_host.security_group
+        self.app_role: iam.IRole = self.app_host.role
+
+        CfnOutput(self, "VpcId", value=self.vpc.vpc_id, description="VPC of the data tier")
+        CfnOutput(self, "BastionInstanceId", value=self.bastion.instance.instance_id,
+                  description="aws ssm start-session --target <this>")
+        CfnOutput(self, "AppHostInstanceId", value=self.app_host.instance.instance_id,
+                  description="Instance that runs app_code")
+
+
+
+_IGW_REASON = (
+    "Deliberate trade-off: the public tier holds only the NAT gateways, which need the default route to the "
+    "internet gateway; instances and data stores live in private and isolated subnets."
+)
+_PUBLIC_ROUTE_ACKS = [
+    Acknowledgment(id=f"{pack}::{pack}-VPCNoUnrestrictedRouteToIGW", reason=_IGW_REASON)
+    for pack in ("HIPAA.Security", "NIST.800.53.R5")
+]
+
+
+def _flow_log_role(scope: Construct, log_group: logs.ILogGroup) -> iam.IRole:
+    """A role whose permissions sit in a customer-managed policy, not in an inline default policy."""
+    role = iam.Role(scope, "FlowLogRole", assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com"),
+                    description="Publishes VPC flow logs to CloudWatch Logs")
+    iam.ManagedPolicy(
+        scope,
+        "FlowLogPolicy",
+        roles=[role],
+        statements=[
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                # The log group's Arn attribute already ends in ':*', which covers its streams.
+                resources=[log_group.log_group_arn],
+            ),
+        ],
+    )
+    # The flow-log construct would otherwise add its grants to an inline DefaultPolicy.
+    return role.without_policy_updates()
