@@ -6,7 +6,7 @@ volume, detailed monitoring, no key pair, no public IP, and a security group wit
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -63,6 +63,8 @@ class SsmInstance(Construct):
                         "ec2messages:SendReply",
                     ],
                     resources=["*"],
+                    # The actions take no resource ARNs, so the region is the narrowest constraint available.
+                    conditions={"StringEquals": {"aws:RequestedRegion": Stack.of(self).region}},
                 )
             ],
         )

@@ -31,8 +31,7 @@ def _instance_type(prefix: str) -> AfterValidator:
     def check(value: str) -> str:
         body = value[len(prefix):] if value.startswith(prefix) else None
         if body is None or not _EC2_TYPE.match(body):
-            example = f"{prefix}t3.micro" if prefix else "t3.micro"
-            raise ValueError(f"expected an instance type like {example!r} (family.size{', prefixed ' + repr(prefix) if prefix else ''})")
+            raise ValueError(f"expected an instance type like {prefix + 't3.micro'!r} ({prefix}family.size)")
         return value
 
     return AfterValidator(check)
@@ -67,7 +66,7 @@ class NetworkConfig(Strict):
         try:
             net = ipaddress.ip_network(self.vpc_cidr)
         except ValueError:
-            raise ValueError(f"vpc_cidr={self.vpc_cidr!r} is not allowed: expected an IPv4 CIDR like '10.0.0.0/16'") from None
+            raise ValueError(f"vpc_cidr={self.vpc_cidr!r} is not allowed: an IPv4 CIDR like 10.0.0.0/16") from None
         if not 16 <= net.prefixlen <= 20:
             raise ValueError(f"vpc_cidr={self.vpc_cidr!r} is not allowed: prefix length must be /16 to /20")
         return self
@@ -116,7 +115,7 @@ def load_environment(context: Mapping[str, Any], env: str | None) -> EnvConfig:
     env = env or DEFAULT_ENV
     environments = context.get("environments")
     if not isinstance(environments, Mapping) or not environments:
-        raise ConfigError("config error: context key 'environments' is missing: expected a map of environment names in cdk.json")
+        raise ConfigError("config error: context key 'environments' is missing: expected a map of environments")
     if env not in environments:
         allowed = ", ".join(sorted(environments))
         raise ConfigError(f"config error: env={env!r} is not a configured environment: allowed: {allowed}")
