@@ -1,0 +1,103 @@
+"""`<env>-Network`: security and reliability properties, per environment, plus snapshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from tests.fixtures_synth import Synthesized
+
+
+def _resources(synth: Synthesized, kind: str) -> dict[str, Any]:
+    return synth.template("Network").find_resources(kind)
+
+
+def test_no_ingress_from_anywhere(each_env: Synthesized) -> None:
+    template = each_env.template_json("Network")
+    for name, res in template["Resources"].items():
+        rules = []
+        if res["Type"] == "AWS::EC2::SecurityGroup":
+            rules = res["Properties"].get("SecurityGroupIngress", [])
+        elif res["Type"] == "AWS::EC2::SecurityGroupIngress":
+            rules = [res["Properties"]]
+        for rule in rules:
+            assert rule.get("CidrIp") != "0.0.0.0/0", name
+            assert rule.get("CidrIpv6") != "::/0", name
+
+
+def test_hosts_require_imdsv2_and_have_no_key_pair(each_env: Synthesized) -> None:
+    instances = _resources(each_env, "AWS::EC2::Instance")
+    assert len(instances) == 2
+    for inst in instances.values():
+        assert "KeyName" not in inst["Properties"]
+        assert inst["Properties"]["Monitoring"] is True
+    templates = _resources(each_env, "AWS::EC2::LaunchTemplate")
+    assert len(templates) == 2
+    for lt in templates.values():
+        assert lt["Properties"]["LaunchTemplateData"]["MetadataOptions"]["HttpTokens"] == "required"
+
+
+def test_ebs_is_encrypted(each_env: Synthesized) -> None:
+    for inst in _resources(each_env, "AWS::EC2::Instance").values():
+        for mapping in inst["Properties"]["BlockDeviceMappings"]:
+            assert mapping["Ebs"]["Encrypted"] is True
+
+
+def test_flow_logs_go_to_an_encrypted_log_group(each_env: Synthesized) -> None:
+    template = each_env.template("Network")
+    template.has_resource_properties("AWS::EC2::FlowLog", {
+        "ResourceType": "VPC", "TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs",
+    })
+    template.has_resource_properties("AWS::Logs::LogGroup", {
+        "KmsKeyId": Match.object_like({"Fn::GetAtt": Match.array_with([Match.string_like_regexp("FlowLogsKey")])}),
+        "RetentionInDays": each_env.config.network.flow_log_retention_days,
+    })
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_gateway_endpoints_for_s3_and_dynamodb(each_env: Synthesized) -> None:
+    endpoints = _resources(each_env, "AWS::EC2::VPCEndpoint")
+    services = {str(e["Properties"]["ServiceName"]) for e in endpoints.values()
+                if e["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"}
+    assert any(".s3" in s for s in services) and any(".dynamodb" in s for s in services)
+
+
+def test_default_security_group_is_restricted(each_env: Synthesized) -> None:
+    each_env.template("Network").resource_count_is("Custom::VpcRestrictDefaultSG", 1)
+
+
+def test_subnet_tiers_and_nat_count_follow_config(each_env: Synthesized) -> None:
+    net = each_env.config.network
+    subnets = _resources(each_env, "AWS::EC2::Subnet")
+    assert len(subnets) == 3 * net.az_count
+    assert all(s["Properties"]["MapPublicIpOnLaunch"] is False for s in subnets.values())
+    assert len(_resources(each_env, "AWS::EC2::NatGateway")) == net.nat_gateways
+
+
+def test_zero_nat_drops_the_egress_tier_and_adds_ssm_endpoints(synth_variant) -> None:
+    synth = synth_variant("dev", {"network": {"nat_gateways": 0}})
+    template = synth.template("Network")
+    template.resource_count_is("AWS::EC2::NatGateway", 0)
+    names = [s["Properties"]["Tags"] for s in template.find_resources("AWS::EC2::Subnet").values()]
+    assert not any("private" in str(t) for t in names)
+    interface = [e for e in template.find_resources("AWS::EC2::VPCEndpoint").values()
+                 if e["Properties"].get("VpcEndpointType") == "Interface"]
+    assert len(interface) == 3
+    for inst in template.find_resources("AWS::EC2::Instance").values():
+        assert "dataSubnet" in inst["Properties"]["SubnetId"]["Ref"]
+
+
+def test_outputs_are_the_contract(each_env: Synthesized) -> None:
+    outputs = each_env.template_json("Network")["Outputs"]
+    assert {"VpcId", "BastionInstanceId", "AppHostInstanceId"} <= set(outputs)
+
+
+def test_prod_protects_hosts_and_dev_does_not(dev: Synthesized, prod: Synthesized) -> None:
+    for synth, expected in ((dev, False), (prod, True)):
+        for inst in _resources(synth, "AWS::EC2::Instance").values():
+            assert inst["Properties"]["DisableApiTermination"] is expected
+
+
+def test_snapshot(each_env: Synthesized, snapshot) -> None:
+    assert each_env.template_json("Network") == snapshot

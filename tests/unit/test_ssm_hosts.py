@@ -1,0 +1,82 @@
+"""BastionHost and AppHost in a bare Stack: SSM-only access, IMDSv2, encrypted EBS, no key pair, no ingress."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk.assertions import Capture, Match, Template
+
+from cdk_constructs.app_host import AppHost
+from cdk_constructs.bastion_host import BastionHost
+
+
+def _host_template(kind: type, **props: object) -> Template:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Bare", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    vpc = ec2.Vpc(stack, "Vpc", availability_zones=["us-east-1a", "us-east-1b"])
+    kind(stack, "Host", vpc=vpc, subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+         **props)
+    return Template.from_stack(stack)
+
+
+@pytest.fixture(scope="module", params=[BastionHost, AppHost], ids=["bastion", "app-host"])
+def template(request: pytest.FixtureRequest) -> Template:
+    return _host_template(request.param)
+
+
+def test_instance_is_private_monitored_and_has_no_key_pair(template: Template) -> None:
+    instances = template.find_resources("AWS::EC2::Instance")
+    assert len(instances) == 1
+    props = next(iter(instances.values()))["Properties"]
+    assert "KeyName" not in props
+    assert props["Monitoring"] is True
+    assert props["EbsOptimized"] is True
+    assert props["SubnetId"]["Ref"].startswith("VpcPrivateSubnet")
+    assert props["ImageId"]["Ref"].startswith("SsmParameterValueawsserviceamiamazonlinuxlatestal2023")
+
+
+def test_root_volume_is_encrypted_gp3(template: Template) -> None:
+    template.has_resource_properties("AWS::EC2::Instance", {
+        "BlockDeviceMappings": [{"DeviceName": "/dev/xvda",
+                                 "Ebs": Match.object_like({"Encrypted": True, "VolumeType": "gp3"})}],
+    })
+
+
+def test_imdsv2_is_required(template: Template) -> None:
+    template.has_resource_properties("AWS::EC2::LaunchTemplate", {
+        "LaunchTemplateData": {"MetadataOptions": {"HttpTokens": "required"}},
+    })
+
+
+def test_security_group_has_no_ingress(template: Template) -> None:
+    for sg in template.find_resources("AWS::EC2::SecurityGroup").values():
+        assert "SecurityGroupIngress" not in sg["Properties"]
+    assert template.find_resources("AWS::EC2::SecurityGroupIngress") == {}
+
+
+def test_session_manager_policy_is_customer_managed_and_region_scoped(template: Template) -> None:
+    actions = Capture()
+    template.has_resource_properties("AWS::IAM::ManagedPolicy", {
+        "PolicyDocument": {"Statement": [Match.object_like({
+            "Action": actions,
+            "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"}},
+        })]},
+    })
+    assert "ssmmessages:OpenDataChannel" in actions.as_array()
+    assert not any(a.endswith(":*") for a in actions.as_array())
+    role = next(iter(template.find_resources("AWS::IAM::Role").values()))["Properties"]
+    assert "ManagedPolicyArns" not in role
+
+
+def test_termination_protection_follows_the_prop() -> None:
+    protected = _host_template(BastionHost, termination_protection=True)
+    protected.has_resource_properties("AWS::EC2::Instance", {"DisableApiTermination": True})
+    _host_template(BastionHost).has_resource_properties("AWS::EC2::Instance", {"DisableApiTermination": False})
+
+
+def test_props_are_keyword_only() -> None:
+    stack = cdk.Stack(cdk.App(), "Bare")
+    vpc = ec2.Vpc(stack, "Vpc")
+    with pytest.raises(TypeError):
+        BastionHost(stack, "Host", vpc, ec2.SubnetSelection())  # type: ignore[misc]
