@@ -1,29 +1,22 @@
-"""A production DynamoDB table (TableV2) with PITR, deletion protection and alarms on by default."""
+"""A production DynamoDB table (TableV2): PITR always on; deletion protection and retention unless told otherwise."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from cdk_constructs.alarm_topic import AlarmTopic
-
-
-@dataclass(frozen=True)
-class CapacityCeiling:
-    """The autoscaling maxima the consumed-capacity alarms measure against."""
-
-    read_units: int
-    write_units: int
-    percent: int = 80
-
 
 class DataTable(Construct):
+    """PITR has no off switch: a table that cannot be restored to a point in time is not production data.
+
+    `table` is the TableV2 (grant and metric methods live there); `gsi_names` and `lsi_names` keep
+    the declaration order, which is the order the endpoints contract lists them in.
+    """
+
     def __init__(
         self,
         scope: Construct,
@@ -40,9 +33,6 @@ class DataTable(Construct):
         encryption_key: kms.IKey | None = None,
         deletion_protection: bool = True,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        alarm_topic: AlarmTopic | None = None,
-        throttle_alarm_threshold: int = 1,
-        capacity_ceiling: CapacityCeiling | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.table = dynamodb.TableV2(
@@ -64,36 +54,3 @@ class DataTable(Construct):
         )
         self.gsi_names = [g.index_name for g in global_secondary_indexes]
         self.lsi_names = [i.index_name for i in local_secondary_indexes]
-        self.alarms = self._alarms(throttle_alarm_threshold, capacity_ceiling)
-        if alarm_topic:
-            alarm_topic.notify(*self.alarms)
-
-    def _alarms(self, throttles: int, ceiling: CapacityCeiling | None) -> list[cloudwatch.Alarm]:
-        period = Duration.minutes(1)
-        ops = [dynamodb.Operation.GET_ITEM, dynamodb.Operation.PUT_ITEM, dynamodb.Operation.UPDATE_ITEM,
-               dynamodb.Operation.DELETE_ITEM, dynamodb.Operation.QUERY, dynamodb.Operation.SCAN,
-               dynamodb.Operation.BATCH_WRITE_ITEM, dynamodb.Operation.TRANSACT_WRITE_ITEMS]
-        alarms = [
-            cloudwatch.Alarm(self, "ThrottledRequests", alarm_description="Requests throttled by DynamoDB",
-                             metric=self.table.metric_throttled_requests_for_operations(operations=ops, period=period),
-                             threshold=throttles, evaluation_periods=1,
-                             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING),
-            cloudwatch.Alarm(self, "SystemErrors", alarm_description="DynamoDB returned HTTP 500s",
-                             metric=self.table.metric_system_errors_for_operations(operations=ops, period=period),
-                             threshold=1, evaluation_periods=1,
-                             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING),
-        ]
-        if ceiling:
-            for label, metric, units in (
-                ("Read", self.table.metric_consumed_read_capacity_units(period=period), ceiling.read_units),
-                ("Write", self.table.metric_consumed_write_capacity_units(period=period), ceiling.write_units),
-            ):
-                per_second = cloudwatch.MathExpression(expression="consumed / 60", using_metrics={"consumed": metric},
-                                                       label=f"Consumed{label}UnitsPerSecond", period=period)
-                alarms.append(cloudwatch.Alarm(
-                    self, f"Consumed{label}NearCeiling",
-                    alarm_description=f"Consumed {label.lower()} capacity above {ceiling.percent}% of the "
-                    f"autoscaling maximum ({units} units)",
-                    metric=per_second, threshold=units * ceiling.percent / 100, evaluation_periods=5,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING))
-        return alarms

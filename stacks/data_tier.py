@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 
+from stacks.cache_stack import CacheStack
 from stacks.config import EnvConfig
+from stacks.database_stack import DatabaseStack
 from stacks.dynamo_stack import DynamoStack
 from stacks.network_stack import NetworkStack
 
@@ -14,7 +16,9 @@ from stacks.network_stack import NetworkStack
 @dataclass(frozen=True)
 class DataTier:
     network: NetworkStack
+    database: DatabaseStack
     dynamo: DynamoStack
+    cache: CacheStack
 
 
 def build_data_tier(app: cdk.App, config: EnvConfig) -> DataTier:
@@ -23,6 +27,10 @@ def build_data_tier(app: cdk.App, config: EnvConfig) -> DataTier:
     network = NetworkStack(app, config.stack_name("Network"), config=config, env=env, tags=tags,
                            description=f"cdk-data-tier {config.name}: VPC, endpoints, flow logs, bastion, app host")
     stateful = {"env": env, "tags": tags, "termination_protection": config.termination_protection}
+    database = DatabaseStack(app, config.stack_name("Database"), config=config, network=network, **stateful,
+                             description=f"cdk-data-tier {config.name}: RDS or Aurora, replicas, credentials, alarms")
     dynamo = DynamoStack(app, config.stack_name("Dynamo"), config=config, network=network, **stateful,
                          description=f"cdk-data-tier {config.name}: DynamoDB table, indexes, alarms")
-    return DataTier(network=network, dynamo=dynamo)
+    cache = CacheStack(app, config.stack_name("Cache"), config=config, network=network, **stateful,
+                       description=f"cdk-data-tier {config.name}: ElastiCache replication group, credentials, alarms")
+    return DataTier(network=network, database=database, dynamo=dynamo, cache=cache)

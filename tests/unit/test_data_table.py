@@ -1,14 +1,13 @@
-"""DataTable in a bare Stack: production defaults, both capacity modes, index schemas, alarms."""
+"""DataTable in a bare Stack: production defaults, both capacity modes, index schemas, TTL, stream, SSE."""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
-from aws_cdk.assertions import Capture, Match, Template
+from aws_cdk.assertions import Match, Template
 
-from cdk_constructs.alarm_topic import AlarmTopic
-from cdk_constructs.data_table import CapacityCeiling, DataTable
+from cdk_constructs.data_table import DataTable
 
 S = dynamodb.AttributeType.STRING
 
@@ -17,7 +16,6 @@ def _template(**props: object) -> Template:
     stack = cdk.Stack(cdk.App(), "Bare", env=cdk.Environment(account="111111111111", region="us-east-1"))
     if props.pop("cmk", False):
         props["encryption_key"] = kms.Key(stack, "Key")
-    props.setdefault("alarm_topic", AlarmTopic(stack, "Alarms", description="test"))
     DataTable(stack, "Data", partition_key=dynamodb.Attribute(name="pk", type=S), **props)
     return Template.from_stack(stack)
 
@@ -65,7 +63,6 @@ def test_provisioned_billing_autoscales_table_and_every_gsi() -> None:
         global_secondary_indexes=[dynamodb.GlobalSecondaryIndexPropsV2(
             index_name="g1", partition_key=dynamodb.Attribute(name="g", type=S), read_capacity=cap,
             write_capacity=cap)],
-        capacity_ceiling=CapacityCeiling(read_units=50, write_units=50, percent=80),
     )
     scaling = {"MinCapacity": 2, "MaxCapacity": 50,
                "TargetTrackingScalingPolicyConfiguration": {"TargetValue": 60}}
@@ -81,10 +78,9 @@ def test_provisioned_billing_autoscales_table_and_every_gsi() -> None:
                 "ReadProvisionedThroughputSettings": {"ReadCapacityAutoScalingSettings": scaling}})],
         })],
     })
-    threshold = Capture()
-    template.has_resource_properties("AWS::CloudWatch::Alarm", {
-        "AlarmDescription": Match.string_like_regexp("Consumed write capacity"), "Threshold": threshold})
-    assert threshold.as_number() == 40
+    # Application Auto Scaling lives inside the GlobalTable resource, not in separate scaling resources.
+    assert template.find_resources("AWS::ApplicationAutoScaling::ScalableTarget") == {}
+    assert template.find_resources("AWS::ApplicationAutoScaling::ScalingPolicy") == {}
 
 
 def test_ttl_stream_and_customer_managed_key() -> None:
@@ -98,20 +94,41 @@ def test_ttl_stream_and_customer_managed_key() -> None:
     })
 
 
-def test_alarms_notify_the_topic() -> None:
-    template = _template()
-    alarms = template.find_resources("AWS::CloudWatch::Alarm")
-    assert len(alarms) == 2  # throttles and system errors; capacity alarms only when provisioned
-    topic = next(iter(template.find_resources("AWS::SNS::Topic")))
-    for alarm in alarms.values():
-        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
-        assert alarm["Properties"]["OKActions"] == [{"Ref": topic}]
-    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
-
-
 def test_dev_style_removal_destroys() -> None:
     template = _template(deletion_protection=False, removal_policy=cdk.RemovalPolicy.DESTROY)
     template.has_resource("AWS::DynamoDB::GlobalTable", {
         "DeletionPolicy": "Delete",
         "Properties": Match.object_like({"Replicas": [Match.object_like({"DeletionProtectionEnabled": False})]}),
     })
+
+
+def test_a_gsi_without_its_own_capacity_inherits_the_tables_autoscaling() -> None:
+    """The Dynamo stack relies on this to give every GSI autoscaling without repeating the table's."""
+    table_cap = dynamodb.Capacity.autoscaled(min_capacity=3, max_capacity=30)
+    template = _template(
+        billing=dynamodb.Billing.provisioned(read_capacity=table_cap, write_capacity=table_cap),
+        global_secondary_indexes=[dynamodb.GlobalSecondaryIndexPropsV2(
+            index_name="byOwner", partition_key=dynamodb.Attribute(name="owner", type=S))],
+    )
+    scaling = Match.object_like({"MinCapacity": 3, "MaxCapacity": 30})
+    template.has_resource_properties("AWS::DynamoDB::GlobalTable", {
+        "GlobalSecondaryIndexes": [Match.object_like({
+            "WriteProvisionedThroughputSettings": {"WriteCapacityAutoScalingSettings": scaling}})],
+        "Replicas": [Match.object_like({"GlobalSecondaryIndexes": [Match.object_like({
+            "ReadProvisionedThroughputSettings": {"ReadCapacityAutoScalingSettings": scaling}})]})],
+    })
+
+
+def test_on_demand_has_no_throughput_settings_and_index_names_keep_their_order() -> None:
+    stack = cdk.Stack(cdk.App(), "Bare")
+    gsis = [dynamodb.GlobalSecondaryIndexPropsV2(index_name=name, partition_key=dynamodb.Attribute(name=name, type=S))
+            for name in ("zeta", "alpha")]
+    table = DataTable(stack, "Data", partition_key=dynamodb.Attribute(name="pk", type=S),
+                      sort_key=dynamodb.Attribute(name="sk", type=S), global_secondary_indexes=gsis,
+                      local_secondary_indexes=[dynamodb.LocalSecondaryIndexProps(
+                          index_name="byDate", sort_key=dynamodb.Attribute(name="d", type=S))])
+    assert (table.gsi_names, table.lsi_names) == (["zeta", "alpha"], ["byDate"])
+    props = next(iter(Template.from_stack(stack).find_resources("AWS::DynamoDB::GlobalTable").values()))["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert "WriteProvisionedThroughputSettings" not in props
+    assert all("ReadProvisionedThroughputSettings" not in r for r in props["Replicas"])

@@ -1,0 +1,5 @@
+import sys
+
+from app_code.local.cli import main
+
+sys.exit(main())

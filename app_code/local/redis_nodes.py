@@ -1,0 +1,242 @@
+"""redis-server processes shaped like the template's replication group.
+
+Cluster mode disabled: one primary and the template's replicas (REPLICAOF). Cluster mode enabled:
+shards x (1 + replicas) nodes joined into a real Redis Cluster, slots split evenly over the shards.
+Valkey templates run on redis-server too (same protocol and commands at the versions used here).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from app_code.local import ports
+from app_code.local.binaries import redis_server
+from app_code.local.procs import StartError, spawn, wait_until
+from app_code.local.spec import CacheSpec
+from app_code.local.state import State
+from app_code.local.tls import TlsFiles
+
+READY_TIMEOUT = 20
+SLOTS = 16384
+BIND_ATTEMPTS = 3
+
+
+@dataclass
+class RedisNode:
+    name: str
+    role: str  # primary | replica
+    shard: int
+    directory: Path
+    port: int = 0
+
+    @property
+    def bus_port(self) -> int:
+        return self.port + ports.CLUSTER_BUS_OFFSET
+
+
+ADMIN_USER = "twin-admin"
+
+
+def client(port: int, *, tls: bool, ca: Path | str | None, password: str | None, username: str | None = None,
+           timeout: float = 2) -> redis.Redis:
+    return redis.Redis(host=ports.HOST, port=port, username=username, password=password, ssl=tls,
+                       ssl_ca_certs=str(ca) if tls and ca else None, socket_timeout=timeout,
+                       socket_connect_timeout=timeout, decode_responses=True)
+
+
+class RedisTwin:
+    def __init__(self, state: State, spec: CacheSpec, token: str | None, tls: TlsFiles,
+                 user_passwords: dict[str, str] | None = None, admin_password: str | None = None) -> None:
+        self.state = state
+        self.spec = spec
+        self.token = token
+        self.tls = tls
+        self.user_passwords = user_passwords or {}
+        # Under RBAC the twin needs a user of its own to replicate, form the cluster and check health,
+        # whatever the template's users may do (ElastiCache keeps such users internal too).
+        self.admin = (ADMIN_USER, admin_password or "") if spec.users else None
+        self.binary = redis_server()
+        self.nodes: list[RedisNode] = []
+        for shard in range(spec.shards):
+            for replica in range(spec.replicas_per_shard + 1):
+                role = "primary" if replica == 0 else "replica"
+                name = f"{shard + 1:04d}-{replica + 1:03d}"  # ElastiCache names nodes <group>-<shard>-<node>
+                self.nodes.append(RedisNode(name, role, shard, state.path("redis", name)))
+
+    @property
+    def primaries(self) -> list[RedisNode]:
+        return [n for n in self.nodes if n.role == "primary"]
+
+    @property
+    def replicas(self) -> list[RedisNode]:
+        return [n for n in self.nodes if n.role == "replica"]
+
+    @property
+    def credentials(self) -> tuple[str | None, str | None]:
+        """(username, password) the twin itself connects with."""
+        return self.admin if self.admin else (None, self.token)
+
+    def client(self, node: RedisNode, timeout: float = 2) -> redis.Redis:
+        username, password = self.credentials
+        return client(node.port, tls=self.spec.tls, ca=self.tls.ca, username=username, password=password,
+                      timeout=timeout)
+
+    # -- start ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        # Primaries first (a replica's config names its primary's port), each group in parallel.
+        for group in (self.primaries, self.replicas):
+            if group:
+                with ThreadPoolExecutor(max_workers=len(group)) as pool:
+                    list(pool.map(self._launch, group))
+        if self.spec.cluster_mode:
+            self._form_cluster()
+        else:
+            wait_until(self._replication_up, timeout=READY_TIMEOUT, what="redis replicas linked to the primary")
+
+    def _config(self, node: RedisNode) -> str:
+        lines = [
+            f"bind {ports.HOST}", "protected-mode no", f"dir {node.directory}", 'save ""', "appendonly no",
+            "daemonize no", 'logfile ""', "loglevel notice", "databases 16",
+            # The default 5 s delay batches replicas joining a big primary; these start empty.
+            "repl-diskless-sync-delay 0",
+            # A primary otherwise waits up to 10 s on SIGTERM for replicas to catch up; the twin is discarded.
+            "shutdown-timeout 0",
+        ]
+        if self.spec.tls:
+            lines += ["port 0", f"tls-port {node.port}", f"tls-cert-file {self.tls.cert}",
+                      f"tls-key-file {self.tls.key}", f"tls-ca-cert-file {self.tls.ca}",
+                      # ElastiCache in-transit encryption authenticates the server only.
+                      "tls-auth-clients no", "tls-replication yes", "tls-cluster yes"]
+        else:
+            lines.append(f"port {node.port}")
+        if self.token:
+            lines += [f"requirepass {self.token}", f"masterauth {self.token}"]
+        if self.admin:
+            names = {u.name for u in self.spec.users}
+            lines += [] if "default" in names else ["user default off"]
+            for user in self.spec.users:
+                secret = f">{self.user_passwords[user.name]}" if user.name in self.user_passwords else "nopass"
+                lines.append(f"user {user.name} reset {user.access_string} {secret}")
+            lines += [f"user {self.admin[0]} on ~* &* +@all >{self.admin[1]}", f"masteruser {self.admin[0]}",
+                      f"masterauth {self.admin[1]}"]
+        if self.spec.cluster_mode:
+            lines += ["cluster-enabled yes", f"cluster-config-file {node.directory / 'nodes.conf'}",
+                      f"cluster-port {node.bus_port}", "cluster-node-timeout 5000",
+                      f"cluster-announce-ip {ports.HOST}"]
+        elif node.role == "replica":
+            lines.append(f"replicaof {ports.HOST} {self.primaries[0].port}")
+        return "\n".join(lines) + "\n"
+
+    def _launch(self, node: RedisNode) -> None:
+        node.directory.mkdir(parents=True)
+        log = self.state.path("logs", f"redis-{node.name}.log")
+        log.parent.mkdir(exist_ok=True)
+        for attempt in range(BIND_ATTEMPTS):
+            node.port = ports.free_port(with_bus=self.spec.cluster_mode)
+            conf = node.directory / "redis.conf"
+            conf.write_text(self._config(node))
+            conf.chmod(0o600)  # it holds the AUTH token
+            log_size = log.stat().st_size if log.exists() else 0
+            proc, rec = spawn(f"redis-{node.name}", "redis", [self.binary, conf], log=log, port=node.port)
+            rec.extra = {"role": node.role, "shard": node.shard}
+            self.state.add_proc(rec)
+            try:
+                wait_until(lambda: self.client(node).ping(), timeout=READY_TIMEOUT, what=f"redis {node.name}",
+                           proc=proc, log=log)
+                return
+            except StartError:
+                text = log.read_text(errors="replace")[log_size:]
+                if attempt + 1 < BIND_ATTEMPTS and proc.poll() is not None and ports.lost_race(text):
+                    continue
+                raise
+
+    def _replication_up(self) -> bool:
+        for node in self.replicas:
+            if self.client(node).info("replication").get("master_link_status") != "up":
+                return False
+        return True
+
+    # -- cluster --------------------------------------------------------------------------------
+    def _form_cluster(self) -> None:
+        clients = {n.name: self.client(n) for n in self.nodes}
+        for epoch, node in enumerate(self.nodes, start=1):
+            # Distinct config epochs up front, so no epoch collision has to be resolved later.
+            clients[node.name].execute_command("CLUSTER", "SET-CONFIG-EPOCH", epoch)
+        for i, node in enumerate(self.primaries):
+            lo, hi = i * SLOTS // self.spec.shards, (i + 1) * SLOTS // self.spec.shards - 1
+            clients[node.name].execute_command("CLUSTER", "ADDSLOTSRANGE", lo, hi)
+        # Every node meets every later one: a full mesh converges at once instead of over gossip rounds.
+        for i, node in enumerate(self.nodes):
+            for other in self.nodes[i + 1:]:
+                clients[node.name].execute_command("CLUSTER", "MEET", ports.HOST, other.port, other.bus_port)
+        wait_until(lambda: all(self._knows_everyone(c) for c in clients.values()), timeout=READY_TIMEOUT,
+                   what="redis cluster nodes meeting")
+        ids = {n.name: clients[n.name].execute_command("CLUSTER", "MYID") for n in self.nodes}
+        for node in self.replicas:
+            primary = next(p for p in self.primaries if p.shard == node.shard)
+            # A replica learns about its primary via gossip; REPLICATE fails until it has.
+            wait_until(partial(_replicate, clients[node.name], ids[primary.name]), timeout=READY_TIMEOUT,
+                       what=f"redis cluster replica {node.name}")
+        wait_until(lambda: self._cluster_ready(clients), timeout=READY_TIMEOUT, what="redis cluster state ok")
+
+    def _knows_everyone(self, conn: redis.Redis) -> bool:
+        lines = _raw_nodes(conn)
+        return len(lines) == len(self.nodes) and not any("handshake" in line or "noaddr" in line for line in lines)
+
+    def _cluster_ready(self, clients: dict[str, redis.Redis]) -> bool:
+        for conn in clients.values():
+            info = conn.execute_command("CLUSTER", "INFO")
+            text = info if isinstance(info, str) else str(info)
+            if "cluster_state:ok" not in text:
+                return False
+        for node in self.replicas:
+            if clients[node.name].info("replication").get("master_link_status") != "up":
+                return False
+        # Every replica must be visible in the slot map, or replica reads miss it.
+        slots = clients[self.nodes[0].name].execute_command("CLUSTER", "SHARDS")
+        return sum(len(_field(shard, "nodes")) for shard in slots) == len(self.nodes)
+
+    # -- description ----------------------------------------------------------------------------
+    def version(self) -> str:
+        return str(self.client(self.nodes[0]).info("server").get("redis_version", "?"))
+
+
+def _replicate(conn: redis.Redis, primary_id: str) -> bool:
+    conn.execute_command("CLUSTER", "REPLICATE", primary_id)
+    return True
+
+
+def _raw_nodes(conn: redis.Redis) -> list[str]:
+    reply: Any = conn.execute_command("CLUSTER", "NODES")
+    if isinstance(reply, dict):
+        return [f"{addr} {' '.join(str(v) for v in info.values())}" for addr, info in reply.items()]
+    return [line for line in str(reply).splitlines() if line.strip()]
+
+
+def _field(entry: Any, name: str) -> Any:
+    if isinstance(entry, dict):
+        return entry.get(name, [])
+    items = list(entry)
+    return items[items.index(name) + 1] if name in items else []
+
+
+def describe(conn: redis.Redis, cluster: bool) -> dict[str, Any]:
+    """Health and replication state of one node, for `local status`."""
+    conn.ping()
+    repl = conn.info("replication")
+    out: dict[str, Any] = {"role": "primary" if repl.get("role") == "master" else "replica"}
+    if out["role"] == "replica":
+        out["replication"] = f"link {repl.get('master_link_status')}"
+    else:
+        out["replication"] = f"{repl.get('connected_slaves', 0)} replica(s)"
+    if cluster:
+        info = str(conn.execute_command("CLUSTER", "INFO"))
+        state = next((line.split(":", 1)[1] for line in info.splitlines() if line.startswith("cluster_state")), "?")
+        out["replication"] += f", cluster {state.strip()}"
+    return out

@@ -1,0 +1,68 @@
+"""Fixtures of the app_code tests that need no twin: an in-process moto server and outputs files."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import pytest
+
+from app_code.endpoints import AwsTarget
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def moto_url():
+    """moto's real HTTP server on a free loopback port (boto3 talks to it like to AWS)."""
+    from moto.server import ThreadedMotoServer
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": REGION}.items():
+        os.environ.setdefault(key, value)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_url) -> AwsTarget:
+    return AwsTarget(region=REGION, endpoint_url=moto_url)
+
+
+def cdk_outputs(env: str = "dev", **overrides: dict[str, str]) -> dict[str, dict[str, str]]:
+    """What `cdk deploy --all --outputs-file` writes for the four stacks (values shaped like real ones)."""
+    acct = "111111111111"
+    outputs = {
+        f"{env}-Network": {"VpcId": "vpc-0a1b2c3d4e5f60718", "BastionInstanceId": "i-0123456789abcdef0",
+                           "AppHostInstanceId": "i-0fedcba9876543210"},
+        f"{env}-Database": {
+            "WriterEndpoint": f"{env}-database-primary.c9akciq32.{REGION}.rds.amazonaws.com",
+            "ReaderEndpoints": f"{env}-database-replica1.c9akciq32.{REGION}.rds.amazonaws.com",
+            "Port": "5433", "Engine": "postgres", "DatabaseName": "catalog",
+            "SecretArn": f"arn:aws:secretsmanager:{REGION}:{acct}:secret:{env}/database/admin-AbCdEf",
+        },
+        f"{env}-Dynamo": {"TableName": f"{env}-catalog", "GsiNames": "gsi1", "LsiNames": "lsi1",
+                          "TableArn": f"arn:aws:dynamodb:{REGION}:{acct}:table/{env}-catalog",
+                          "PartitionKey": "pk", "SortKey": "sk"},
+        f"{env}-Cache": {"Endpoint": f"master.{env}-cache.abc123.use1.cache.amazonaws.com", "Port": "6380",
+                         "ReaderEndpoint": f"replica.{env}-cache.abc123.use1.cache.amazonaws.com",
+                         "ClusterMode": "disabled", "TlsEnabled": "true", "Engine": "valkey",
+                         "AuthSecretArn": f"arn:aws:secretsmanager:{REGION}:{acct}:secret:{env}/cache/auth-XyZ123"},
+    }
+    for stack, values in overrides.items():
+        outputs[f"{env}-{stack}"] = {**outputs[f"{env}-{stack}"], **values}
+    return outputs
+
+
+@pytest.fixture
+def outputs_file(tmp_path):
+    def write(data: dict | str, name: str = "outputs.json"):
+        path = tmp_path / name
+        path.write_text(data if isinstance(data, str) else json.dumps(data, indent=2))
+        return path
+    return write
