@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,14 +46,14 @@ class Synthesized:
         return sorted(self.outdir.glob("*.template.json"))
 
 
-def synthesize(env: str, *, overrides: Mapping[str, Any] | None = None, compliance: bool = True) -> Synthesized:
-    """Synthesize one environment, optionally deep-merging `overrides` into its config section."""
+def synthesize(env: str, outdir: Path, *, overrides: Mapping[str, Any] | None = None,
+               compliance: bool = True) -> Synthesized:
+    """Synthesize one environment into `outdir`, optionally deep-merging `overrides` into its config."""
     context = project_context()
     if overrides:
         context["environments"] = copy.deepcopy(context["environments"])
         _deep_merge(context["environments"][env], overrides)
     context["env"] = env
-    outdir = Path(tempfile.mkdtemp(prefix=f"cdk.out.{env}."))
     app = cdk.App(context=context, outdir=str(outdir))
     config = load_config(app)
     tier = build_data_tier(app, config)
@@ -73,13 +72,13 @@ def _deep_merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
 
 
 @pytest.fixture(scope="session")
-def dev() -> Synthesized:
-    return synthesize("dev")
+def dev(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize("dev", tmp_path_factory.mktemp("cdk.out.dev"))
 
 
 @pytest.fixture(scope="session")
-def prod() -> Synthesized:
-    return synthesize("prod")
+def prod(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize("prod", tmp_path_factory.mktemp("cdk.out.prod"))
 
 
 @pytest.fixture(scope="session", params=["dev", "prod"])
@@ -88,14 +87,15 @@ def each_env(request: pytest.FixtureRequest) -> Synthesized:
 
 
 @pytest.fixture(scope="session")
-def synth_variant() -> Callable[..., Synthesized]:
+def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synthesized]:
     """Synthesize a config variant (for example another engine), cached per distinct override."""
     cache: dict[str, Synthesized] = {}
 
     def build(env: str, overrides: Mapping[str, Any], compliance: bool = True) -> Synthesized:
         key = json.dumps([env, overrides, compliance], sort_keys=True)
         if key not in cache:
-            cache[key] = synthesize(env, overrides=overrides, compliance=compliance)
+            cache[key] = synthesize(env, tmp_path_factory.mktemp(f"cdk.out.{env}.variant"), overrides=overrides,
+                                    compliance=compliance)
         return cache[key]
 
     return build

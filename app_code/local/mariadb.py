@@ -18,13 +18,12 @@ import pymysql
 
 from app_code.local import ports, runas
 from app_code.local.binaries import mariadb_bindir
-from app_code.local.procs import StartError, run, spawn, wait_until
+from app_code.local.procs import StartError, run, spawn, start_on_free_port, wait_until
 from app_code.local.spec import DatabaseSpec
 from app_code.local.state import State
 from app_code.local.tls import TlsFiles
 
 READY_TIMEOUT = 40
-BIND_ATTEMPTS = 3
 
 
 @dataclass
@@ -91,22 +90,17 @@ class MariaDbTwin:
 
     def _launch(self, node: MyNode) -> None:
         log = runas.user_log(self.state.path("logs", f"mysql-{node.role}-{node.name}.log"), self.user)
-        for attempt in range(BIND_ATTEMPTS):
-            node.port = ports.free_port()
-            log_size = log.stat().st_size
+
+        def start(port: int) -> tuple[Any, Any]:
+            node.port = port
             proc, rec = spawn(f"mysql-{node.name}", "mysql", self._command(node), log=log, port=node.port,
                               user=self.user, cwd=self.root, stop_signal=signal.SIGTERM)
             rec.extra = {"role": node.role, "logical_id": node.name}
-            self.state.add_proc(rec)
-            try:
-                wait_until(partial(self._answers, node), timeout=READY_TIMEOUT,
-                           what=f"mysql {node.role} {node.name}", proc=proc, log=log)
-                return
-            except StartError:
-                text = log.read_text(errors="replace")[log_size:]
-                if attempt + 1 < BIND_ATTEMPTS and proc.poll() is not None and ports.lost_race(text):
-                    continue
-                raise
+            return proc, rec
+
+        start_on_free_port(pick_port=ports.free_port, start=start, record=self.state.add_proc,
+                           ready=partial(self._answers, node), log=log, what=f"mysql {node.role} {node.name}",
+                           timeout=READY_TIMEOUT)
 
     def _answers(self, node: MyNode) -> bool:
         with self._local(node):

@@ -19,12 +19,11 @@ import boto3
 from botocore.config import Config
 
 from app_code.local import ports
-from app_code.local.procs import StartError, spawn, wait_until
+from app_code.local.procs import spawn, start_on_free_port
 from app_code.local.spec import NetworkResource, TableSpec
 from app_code.local.state import State
 
 READY_TIMEOUT = 30
-BIND_ATTEMPTS = 3
 # moto accepts any credentials; boto3 only needs some to sign with.
 CREDENTIALS = {"aws_access_key_id": "twin", "aws_secret_access_key": "twin"}
 
@@ -54,24 +53,17 @@ class MotoTwin:
         log = self.state.path("logs", "moto.log")
         log.parent.mkdir(exist_ok=True)
         env = {**os.environ, "MOTO_ACCOUNT_ID": self.account, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
-        for attempt in range(BIND_ATTEMPTS):
-            self.port = ports.free_port()
-            log_size = log.stat().st_size if log.exists() else 0
+
+        def start(port: int) -> tuple[Any, Any]:
+            self.port = port
             # SIGKILL: moto keeps everything in memory, and on SIGTERM its threaded server waits for
             # clients' idle keep-alive connections to close, which can take many seconds.
-            proc, rec = spawn("moto", "moto", [sys.executable, "-m", "moto.server", "-H", ports.HOST,
-                                               "-p", str(self.port)], log=log, port=self.port, env=env,
-                              stop_signal=signal.SIGKILL)
-            self.state.add_proc(rec)
-            try:
-                wait_until(lambda: http_ok(f"{self.endpoint_url}/moto-api/"), timeout=READY_TIMEOUT,
-                           what="moto server", proc=proc, log=log)
-                return
-            except StartError:
-                text = log.read_text(errors="replace")[log_size:]
-                if attempt + 1 < BIND_ATTEMPTS and proc.poll() is not None and ports.lost_race(text):
-                    continue
-                raise
+            return spawn("moto", "moto", [sys.executable, "-m", "moto.server", "-H", ports.HOST, "-p", str(port)],
+                         log=log, port=port, env=env, stop_signal=signal.SIGKILL)
+
+        start_on_free_port(pick_port=ports.free_port, start=start, record=self.state.add_proc,
+                           ready=lambda: http_ok(f"{self.endpoint_url}/moto-api/"), log=log, what="moto server",
+                           timeout=READY_TIMEOUT)
 
     def client(self, service: str) -> Any:
         # Building a boto3 client costs a few hundred ms (it loads the service model): build each once.

@@ -21,13 +21,12 @@ from psycopg import sql
 
 from app_code.local import ports, runas
 from app_code.local.binaries import postgres_bindir
-from app_code.local.procs import StartError, log_tail, run, spawn, wait_until
+from app_code.local.procs import StartError, log_tail, run, spawn, start_on_free_port, wait_until
 from app_code.local.spec import DatabaseSpec
 from app_code.local.state import State
 from app_code.local.tls import TlsFiles
 
 READY_TIMEOUT = 30
-BIND_ATTEMPTS = 3
 CONF = """
 # local twin: small and fast, durability is not its job
 shared_buffers = 16MB
@@ -137,9 +136,9 @@ class PostgresTwin:
 
     def _launch(self, node: PgNode, ready: Any) -> None:
         log = runas.user_log(self.state.path("logs", f"postgres-{node.role}-{node.name}.log"), self.user)
-        for attempt in range(BIND_ATTEMPTS):
-            node.port = ports.free_port()
-            log_size = log.stat().st_size if log.exists() else 0
+
+        def start(port: int) -> tuple[Any, Any]:
+            node.port = port
             # SIGQUIT is PostgreSQL's immediate shutdown: a twin has nothing to flush, and a smart
             # shutdown would wait for every client (connection pools) to leave.
             proc, rec = spawn(f"postgres-{node.name}", "postgres",
@@ -148,16 +147,11 @@ class PostgresTwin:
                               log=log, port=node.port, user=self.user, cwd=self.root, env=self.env,
                               stop_signal=signal.SIGQUIT)
             rec.extra = {"role": node.role, "logical_id": node.name, "datadir": str(node.datadir)}
-            self.state.add_proc(rec)
-            try:
-                wait_until(lambda: ready(node), timeout=READY_TIMEOUT, what=f"postgres {node.role} {node.name}",
-                           proc=proc, log=log)
-                return
-            except StartError:
-                text = log.read_text(errors="replace")[log_size:]
-                if attempt + 1 < BIND_ATTEMPTS and proc.poll() is not None and ports.lost_race(text):
-                    continue
-                raise
+            return proc, rec
+
+        start_on_free_port(pick_port=ports.free_port, start=start, record=self.state.add_proc,
+                           ready=lambda: ready(node), log=log, what=f"postgres {node.role} {node.name}",
+                           timeout=READY_TIMEOUT)
 
     def _primary_ready(self, node: PgNode) -> bool:
         with psycopg.connect(self.conninfo(node, "postgres")) as conn:

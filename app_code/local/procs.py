@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app_code.local import ports
+
 T = TypeVar("T")
 POLL_INTERVAL = 0.05
 
@@ -180,3 +182,28 @@ def _reap(records: Sequence[ProcRecord]) -> None:
             os.waitpid(rec.pid, os.WNOHANG)
         except ChildProcessError:
             pass
+
+
+BIND_ATTEMPTS = 3
+
+
+def start_on_free_port(*, pick_port: Callable[[], int],
+                       start: Callable[[int], tuple[subprocess.Popen[bytes], ProcRecord]],
+                       record: Callable[[ProcRecord], None], ready: Callable[[], object], log: Path, what: str,
+                       timeout: float) -> None:
+    """Start a server on a free port and wait until it answers.
+
+    A port the kernel called free can be taken before the server binds it; only that race is retried.
+    """
+    for attempt in range(BIND_ATTEMPTS):
+        log_size = log.stat().st_size if log.exists() else 0
+        proc, rec = start(pick_port())
+        record(rec)
+        try:
+            wait_until(ready, timeout=timeout, what=what, proc=proc, log=log)
+            return
+        except StartError:
+            text = log.read_text(errors="replace")[log_size:]
+            if attempt + 1 < BIND_ATTEMPTS and proc.poll() is not None and ports.lost_race(text):
+                continue
+            raise

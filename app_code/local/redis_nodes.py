@@ -17,14 +17,13 @@ import redis
 
 from app_code.local import ports
 from app_code.local.binaries import redis_server
-from app_code.local.procs import StartError, spawn, wait_until
+from app_code.local.procs import spawn, start_on_free_port, wait_until
 from app_code.local.spec import CacheSpec
 from app_code.local.state import State
 from app_code.local.tls import TlsFiles
 
 READY_TIMEOUT = 20
 SLOTS = 16384
-BIND_ATTEMPTS = 3
 
 
 @dataclass
@@ -137,24 +136,19 @@ class RedisTwin:
         node.directory.mkdir(parents=True)
         log = self.state.path("logs", f"redis-{node.name}.log")
         log.parent.mkdir(exist_ok=True)
-        for attempt in range(BIND_ATTEMPTS):
-            node.port = ports.free_port(with_bus=self.spec.cluster_mode)
+
+        def start(port: int) -> tuple[Any, Any]:
+            node.port = port
             conf = node.directory / "redis.conf"
             conf.write_text(self._config(node))
             conf.chmod(0o600)  # it holds the AUTH token
-            log_size = log.stat().st_size if log.exists() else 0
             proc, rec = spawn(f"redis-{node.name}", "redis", [self.binary, conf], log=log, port=node.port)
             rec.extra = {"role": node.role, "shard": node.shard}
-            self.state.add_proc(rec)
-            try:
-                wait_until(lambda: self.client(node).ping(), timeout=READY_TIMEOUT, what=f"redis {node.name}",
-                           proc=proc, log=log)
-                return
-            except StartError:
-                text = log.read_text(errors="replace")[log_size:]
-                if attempt + 1 < BIND_ATTEMPTS and proc.poll() is not None and ports.lost_race(text):
-                    continue
-                raise
+            return proc, rec
+
+        start_on_free_port(pick_port=lambda: ports.free_port(with_bus=self.spec.cluster_mode), start=start,
+                           record=self.state.add_proc, ready=lambda: self.client(node).ping(), log=log,
+                           what=f"redis {node.name}", timeout=READY_TIMEOUT)
 
     def _replication_up(self) -> bool:
         for node in self.replicas:
