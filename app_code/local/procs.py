@@ -153,7 +153,17 @@ def stop(records: Sequence[ProcRecord], *, timeout: float = 10) -> list[str]:
         _signal_groups(live, signal.SIGKILL)
         if not _wait_gone(live, 5):
             raise RuntimeError(f"could not stop: {', '.join(r.name for r in live if group_alive(r.pid))}")
+    _wait_ports_closed(live, timeout=5)
     return [r.name for r in live]
+
+
+def _wait_ports_closed(records: Sequence[ProcRecord], timeout: float) -> None:
+    """Seen here: a killed server's port can still accept for a moment after its process is reaped.
+    Callers are told the twin is down only once its ports refuse; best effort, since another program
+    may legitimately take a freed port."""
+    deadline = time.monotonic() + timeout
+    while any(r.port and ports.in_use(r.port) for r in records) and time.monotonic() < deadline:
+        time.sleep(POLL_INTERVAL)
 
 
 def _signal_groups(records: Sequence[ProcRecord], sig: int | None) -> None:
