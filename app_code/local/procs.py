@@ -47,17 +47,28 @@ class ProcRecord:
         return cls(**data)
 
 
-def starttime(pid: int) -> int | None:
-    """Kernel start time of `pid` in clock ticks, or None when it is gone or a zombie."""
+def stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat from field 3 (state) on, or None when the process is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
+    except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after its closing one.
-    fields = stat[stat.rindex(")") + 2:].split()
-    if fields[0] in ("Z", "X"):
+    return stat[stat.rindex(")") + 2:].split()
+
+
+def starttime(pid: int) -> int | None:
+    """Kernel start time of `pid` in clock ticks, or None when it is gone or a zombie."""
+    fields = stat_fields(pid)
+    if fields is None or fields[0] in ("Z", "X"):
         return None
     return int(fields[19])
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time `pid` has used so far, or None when it is gone."""
+    fields = stat_fields(pid)
+    return None if fields is None else (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def is_running(rec: ProcRecord) -> bool:
@@ -74,12 +85,8 @@ def group_alive(pgid: int) -> bool:
     # Zombies still count for killpg; only live members matter.
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            fields = stat_fields(int(entry.name))
+            if fields is not None and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
                 return True
     return False
 
