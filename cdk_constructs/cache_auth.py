@@ -59,26 +59,12 @@ class CacheAuth:
         return cls("none")
 
 
-_NO_ROTATION = (
-    "Deliberate trade-off: {what} has no Secrets Manager hosted rotation; rotating it takes a custom "
-    "Lambda (ModifyReplicationGroup with AuthTokenUpdateStrategy ROTATE then SET, or ModifyUser), which this "
-    "construct does not ship yet. The value is 64 random alphanumerics, encrypted with a customer-managed key and "
-    "readable only by principals granted through grant_read_auth_secret."
-)
-
-
-def _no_rotation_acks(what: str) -> list[Acknowledgment]:
-    reason = _NO_ROTATION.format(what=what)
-    return [
-        Acknowledgment(id="AwsSolutions::AwsSolutions-SMG4", reason=reason),
-        Acknowledgment(id="HIPAA.Security::HIPAA.Security-SecretsManagerRotationEnabled", reason=reason),
-        Acknowledgment(id="NIST.800.53.R5::NIST.800.53.R5-SecretsManagerRotationEnabled", reason=reason),
-    ]
+_DISABLED_USER = ("Rule is wrong here: the secret holds the password of the Redis OSS default user, which is switched "
+                  "off with no commands ('off -@all'); nobody can log in with it, so rotating it protects nothing")
 
 
 def generated_secret(scope: Construct, construct_id: str, *, description: str, key: kms.IKey,
-                     removal_policy: RemovalPolicy, username: str | None = None,
-                     what: str = "an ElastiCache AUTH token") -> secretsmanager.Secret:
+                     removal_policy: RemovalPolicy, username: str | None = None) -> secretsmanager.Secret:
     template = {"username": username} if username else {}
     secret = secretsmanager.Secret(
         scope,
@@ -94,7 +80,6 @@ def generated_secret(scope: Construct, construct_id: str, *, description: str, k
             include_space=False,
         ),
     )
-    Validations.of(secret).acknowledge(*_no_rotation_acks(what))
     return secret
 
 
@@ -114,22 +99,28 @@ def _password_user(scope: Construct, construct_id: str, *, engine: CacheEngine, 
     return user
 
 
-def rbac_user_group(scope: Construct, *, auth: CacheAuth, engine: CacheEngine, secret: secretsmanager.ISecret,
-                    key: kms.IKey, removal_policy: RemovalPolicy) -> elasticache.CfnUserGroup:
-    """The app's user, plus for Redis OSS the disabled `default` user every Redis OSS user group must contain."""
+def rbac_user_group(
+    scope: Construct, *, auth: CacheAuth, engine: CacheEngine, secret: secretsmanager.ISecret, key: kms.IKey,
+    removal_policy: RemovalPolicy,
+) -> tuple[elasticache.CfnUserGroup, elasticache.CfnUser]:
+    """The group and the app's user in it, plus for Redis OSS the disabled `default` user every Redis OSS user
+    group must contain."""
     assert auth.username and auth.access_string  # guaranteed by CacheAuth
     users = [_password_user(scope, "AppUser", engine=engine, username=auth.username,
                             access_string=auth.access_string, secret=secret)]
     if engine.name == "redis":
         default_secret = generated_secret(scope, "DefaultUserSecret", key=key, removal_policy=removal_policy,
                                           username="default",
-                                          what="the password of a disabled ElastiCache default user",
                                           description="Password of the disabled Redis OSS default user "
                                                       "(no client uses it)")
+        Validations.of(default_secret).acknowledge(
+            Acknowledgment(id="AwsSolutions::AwsSolutions-SMG4", reason=_DISABLED_USER),
+            Acknowledgment(id="HIPAA.Security::HIPAA.Security-SecretsManagerRotationEnabled", reason=_DISABLED_USER),
+            Acknowledgment(id="NIST.800.53.R5::NIST.800.53.R5-SecretsManagerRotationEnabled", reason=_DISABLED_USER))
         # Switched off and stripped of every command: the slot Redis OSS requires, never a way in.
         users.append(_password_user(scope, "DefaultUser", engine=engine, username="default",
                                     access_string="off -@all", secret=default_secret))
     group = elasticache.CfnUserGroup(scope, "UserGroup", engine=engine.name, user_group_id="",
                                      user_ids=[u.ref for u in users])
     group.user_group_id = resource_id(group)
-    return group
+    return group, users[0]

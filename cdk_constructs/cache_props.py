@@ -160,6 +160,15 @@ def check_snapshot_retention(days: int) -> None:
                               f"to {MAX_SNAPSHOT_RETENTION_DAYS}")
 
 
+MAX_ROTATION_DAYS = 365  # Secrets Manager takes up to 1000; a year is the longest a credential should live here
+
+
+def check_rotation_days(days: int | None) -> None:
+    if days is not None and not 1 <= days <= MAX_ROTATION_DAYS:
+        raise CachePropsError(f"auth_rotation_days={days} is not allowed: 1 to {MAX_ROTATION_DAYS} "
+                              f"(None leaves the credential unrotated)")
+
+
 # --- maintenance and snapshot windows -------------------------------------------------------------------------
 
 DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import jsii
-from aws_cdk import Acknowledgment, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
@@ -24,6 +24,7 @@ from constructs import Construct
 
 from cdk_constructs.cache_alarms import CacheAlarmThresholds, node_alarms, node_suffixes
 from cdk_constructs.cache_auth import CacheAuth, generated_secret, rbac_user_group
+from cdk_constructs.cache_auth_rotation import CacheAuthRotation
 from cdk_constructs.cache_props import (
     DEFAULT_PORT,
     CacheEngine,
@@ -32,6 +33,7 @@ from cdk_constructs.cache_props import (
     ClusterMode,
     check_node_type,
     check_port,
+    check_rotation_days,
     check_snapshot_retention,
     check_topology,
     check_windows,
@@ -39,6 +41,7 @@ from cdk_constructs.cache_props import (
 from cdk_constructs.checkov_skips import skip_checkov
 from cdk_constructs.encrypted_log_group import EncryptedLogGroup
 from cdk_constructs.log_retention import retention_days
+from cdk_constructs.subnet_selection import ISOLATED, select
 
 DEFAULT_LOG_DELIVERY = CacheLogDelivery()
 DEFAULT_ALARMS = CacheAlarmThresholds()
@@ -68,6 +71,8 @@ class CacheReplicationGroup(Construct):
         port: int = DEFAULT_PORT,
         transit_encryption: bool = True,
         auth: CacheAuth | None = None,
+        auth_rotation_days: int | None = 30,
+        rotation_subnets: ec2.SubnetSelection | None = None,
         encryption_key: kms.IKey | None = None,
         secret_encryption_key: kms.IKey | None = None,
         parameters: Mapping[str, str] | None = None,
@@ -87,6 +92,8 @@ class CacheReplicationGroup(Construct):
         cluster_mode / shards / replicas_per_shard: 'disabled' has exactly 1 shard; 0-5 replicas per shard.
         automatic_failover / multi_az: default on whenever there is a replica.
         auth: CacheAuth.auth_token() (default), CacheAuth.rbac(...) or CacheAuth.none(); tokens need TLS.
+        auth_rotation_days: rotate the token or password this often (1-365); None leaves it unrotated, and
+          the compliance rules then say so. rotation_subnets: where that function runs (default: vpc_subnets).
         encryption_key: at-rest CMK (created, with rotation, when omitted); secret_encryption_key likewise.
         parameters: engine parameters for the group this construct creates; or parameter_group: an existing
           CfnParameterGroup, or the name of one (a default group's name must match engine and cluster mode).
@@ -101,6 +108,7 @@ class CacheReplicationGroup(Construct):
         check_port(port)
         check_node_type(node_type)
         check_snapshot_retention(snapshot_retention_days)
+        check_rotation_days(auth_rotation_days)
         check_windows(snapshot_window, maintenance_window)
         if auth.mode != "none" and not transit_encryption:
             raise CachePropsError(f"transit_encryption=False is not allowed with auth {auth.mode!r}: ElastiCache "
@@ -132,12 +140,11 @@ class CacheReplicationGroup(Construct):
                 enable_key_rotation=True, removal_policy=kept)
             self.auth_secret = generated_secret(
                 self, "AuthSecret", key=secret_key, removal_policy=kept, username=auth.username,
-                what="an ElastiCache AUTH token" if auth.mode == "auth_token" else "an ElastiCache RBAC user password",
                 description=f"Credentials of {description}: JSON with password"
                 + (" and username (RBAC)" if auth.mode == "rbac" else " (the AUTH token)"))
             if auth.mode == "rbac":
-                user_group = rbac_user_group(self, auth=auth, engine=engine, secret=self.auth_secret, key=secret_key,
-                                             removal_policy=kept)
+                user_group, app_user = rbac_user_group(self, auth=auth, engine=engine, secret=self.auth_secret,
+                                                       key=secret_key, removal_policy=kept)
 
         self.security_group: ec2.SecurityGroup | None = None
         if not security_groups:
@@ -147,7 +154,7 @@ class CacheReplicationGroup(Construct):
             security_groups = [self.security_group]
         self._connections = ec2.Connections(security_groups=list(security_groups), default_port=ec2.Port.tcp(port))
 
-        subnets = _select(vpc, vpc_subnets)
+        subnets = select(vpc, vpc_subnets)
         self.subnet_group = elasticache.CfnSubnetGroup(self, "SubnetGroup", description=f"Subnets of {description}",
                                                        subnet_ids=subnets.subnet_ids)
 
@@ -193,6 +200,17 @@ class CacheReplicationGroup(Construct):
             self.replication_group.node.add_dependency(log_policy)
         if auth.mode == "rbac":
             self._acknowledge_rbac()
+
+        self.auth_rotation: CacheAuthRotation | None = None
+        if self.auth_secret is not None and auth_rotation_days is not None:
+            assert auth.mode != "none" and secret_key is not None
+            self.auth_rotation = CacheAuthRotation(
+                self, "AuthRotation", secret=self.auth_secret, mode=auth.mode,
+                target_id=app_user.ref if auth.mode == "rbac" else self.replication_group.ref,
+                vpc=vpc, subnets=rotation_subnets or vpc_subnets or ISOLATED, every=Duration.days(
+                    auth_rotation_days), key=secret_key,
+                log_retention=retention_days(log_delivery.retention_days if log_delivery else 30),
+                removal_policy=kept)
 
         self.replication_group_id = self.replication_group.ref
         if cluster_mode == "enabled":
@@ -267,13 +285,6 @@ def _deliveries(groups: Mapping[str, logs.ILogGroup], delivery: CacheLogDelivery
         )
         for log_type, group in groups.items()
     ]
-
-
-def _select(vpc: ec2.IVpc, selection: ec2.SubnetSelection | None) -> ec2.SelectedSubnets:
-    s = selection or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-    return vpc.select_subnets(availability_zones=s.availability_zones, one_per_az=s.one_per_az,
-                              subnet_filters=s.subnet_filters, subnet_group_name=s.subnet_group_name,
-                              subnet_type=s.subnet_type, subnets=s.subnets)
 
 
 def _check_parameter_group(group: elasticache.CfnParameterGroup | str | None, engine: CacheEngine,

@@ -62,6 +62,8 @@ class CacheConfig(_Strict):
     auth: Literal["auth_token", "rbac"] = "auth_token"
     # The RBAC user app_code signs in as (auth='rbac' only).
     username: str = Field(default="app", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+    # Same bound as the database's secret: a credential lives at most a quarter.
+    auth_rotation_days: int = Field(default=30, ge=1, le=90)
     snapshot_retention_days: int = 15
     snapshot_window: str = "03:00-04:00"
     maintenance_window: str = "sun:05:00-sun:06:00"

@@ -39,6 +39,7 @@ class CacheStack(Stack):
             replicas_per_shard=cfg.replicas,
             port=cfg.port,
             auth=CacheAuth.rbac(username=cfg.username) if cfg.auth == "rbac" else CacheAuth.auth_token(),
+            auth_rotation_days=cfg.auth_rotation_days,
             snapshot_retention_days=cfg.snapshot_retention_days,
             snapshot_window=cfg.snapshot_window,
             maintenance_window=cfg.maintenance_window,

@@ -48,6 +48,12 @@ def _group(template: Template) -> dict[str, Any]:
     return next(iter(groups.values()))
 
 
+def _rotation_log_group(template: Template) -> str:
+    """The credential rotation function's own log group: the one the function names."""
+    (function,) = template.find_resources("AWS::Lambda::Function").values()
+    return str(function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"])
+
+
 CASES = {
     "valkey-cluster-off": {"engine": CacheEngine.valkey(), "cluster_mode": "disabled", "shards": 1,
                            "replicas_per_shard": 2},
@@ -135,7 +141,9 @@ def test_slow_and_engine_logs_go_to_encrypted_log_groups(case) -> None:
     deliveries = group["Properties"]["LogDeliveryConfigurations"]
     assert [d["LogType"] for d in deliveries] == ["slow-log", "engine-log"]
     log_groups = template.find_resources("AWS::Logs::LogGroup")
-    assert len(log_groups) == 2
+    targets = {d["DestinationDetails"]["CloudWatchLogsDetails"]["LogGroup"]["Ref"] for d in deliveries}
+    assert len(targets) == 2
+    assert [g for g in log_groups if g not in targets] == [_rotation_log_group(template)]
     for delivery in deliveries:
         assert delivery["DestinationType"] == "cloudwatch-logs"
         assert delivery["LogFormat"] == "json"
@@ -191,7 +199,9 @@ def test_security_group_admits_the_default_port_from_peers_only() -> None:
         "GroupId": {"Fn::GetAtt": [sg_id, "GroupId"]},
         "SourceSecurityGroupId": {"Fn::GetAtt": [stack.get_logical_id(peer.node.default_child), "GroupId"]},
     })
-    assert len(template.find_resources("AWS::EC2::SecurityGroupIngress")) == 1
+    into_cache = [r for r in template.find_resources("AWS::EC2::SecurityGroupIngress").values()
+                  if r["Properties"]["GroupId"] == {"Fn::GetAtt": [sg_id, "GroupId"]}]
+    assert len(into_cache) == 1
     sg = template.find_resources("AWS::EC2::SecurityGroup")[sg_id]["Properties"]
     assert "SecurityGroupIngress" not in sg
     # A cache never opens connections: CDK's placeholder rule that matches no traffic is the only egress.
@@ -358,7 +368,7 @@ def test_log_delivery_and_alarms_can_be_tuned_or_turned_off() -> None:
                                                                  "Threshold": 75})
     template = _template(log_delivery=None, alarm_thresholds=None)
     assert "LogDeliveryConfigurations" not in _group(template)["Properties"]
-    assert template.find_resources("AWS::Logs::LogGroup") == {}
+    assert list(template.find_resources("AWS::Logs::LogGroup")) == [_rotation_log_group(template)]
     assert template.find_resources("AWS::CloudWatch::Alarm") == {}
 
 
