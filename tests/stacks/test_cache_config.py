@@ -79,6 +79,9 @@ def test_redis_defaults_to_its_current_version() -> None:
          "config error: environments.dev.cache.log_retention_days=10 is not allowed: one of 1, 3, 5"),
         (lambda c: c.update(auth="iam"),
          "config error: environments.dev.cache.auth='iam' is not allowed: Input should be 'auth_token' or 'rbac'"),
+        (lambda c: c.update(auth_rotation_days=120),
+         "config error: environments.dev.cache.auth_rotation_days=120 is not allowed: Input should be less than or "
+         "equal to 90"),
         (lambda c: c.update(removal="retain"),
          "config error: environments.dev.cache.removal='retain' is not allowed: Input should be 'destroy' or "
          "'snapshot'"),
@@ -89,7 +92,7 @@ def test_redis_defaults_to_its_current_version() -> None:
     ],
     ids=["shards-without-cluster-mode", "zero-shards", "six-replicas", "no-replicas", "too-many-nodes",
          "unknown-engine", "redis-8", "old-valkey", "default-port", "low-port", "bad-node-type", "short-retention",
-         "overlapping-windows", "bad-maintenance-window", "bad-log-retention", "unknown-auth", "retain",
+         "overlapping-windows", "bad-maintenance-window", "bad-log-retention", "unknown-auth", "rare-rotation", "retain",
          "alarm-percent", "unknown-key"],
 )
 def test_bad_values_fail_with_one_line(mutate: Callable[[dict[str, Any]], None], expected: str) -> None:

@@ -115,9 +115,10 @@ def _value(sm: Any, arn: str, stage: str, token: str | None = None) -> dict[str,
 def create_secret(sm: Any, cache: Cache, arn: str, token: str, deadline: float) -> None:
     current = _value(sm, arn, "AWSCURRENT")
     try:
-        _value(sm, arn, "AWSPENDING", token)
-        log.info("createSecret: version %s already holds a new password", token)
-        return
+        if _value(sm, arn, "AWSPENDING", token)["password"] != current["password"]:
+            log.info("createSecret: version %s already holds a new password", token)
+            return
+        # A pending version that repeats the current password (some emulators copy it in) is no rotation.
     except sm.exceptions.ResourceNotFoundException:
         pass
     password = sm.get_random_password(PasswordLength=PASSWORD_LENGTH, ExcludePunctuation=True,
