@@ -9,16 +9,18 @@ ElastiCache and what Secrets Manager holds after every step.
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import string
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.awsrequest import AWSResponse
 import pytest
+from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 from cdk_constructs.cache_auth_rotation import HANDLER_DIR
@@ -100,8 +102,6 @@ def _enable_rotation(sm: Any, arn: str) -> str:
     lam = boto3.client("lambda", region_name=REGION)
     iam = boto3.client("iam", region_name=REGION)
     role = iam.create_role(RoleName=f"r{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    import io
-    import zipfile
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr("index.py", "def lambda_handler(event, context): pass\n")
