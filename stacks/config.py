@@ -90,15 +90,19 @@ class EnvConfig(Strict):
 def _explain(err: ValidationError, env: str, raw: Mapping[str, Any]) -> str:
     first = err.errors(include_url=False)[0]
     path = [str(p) for p in first["loc"]]
-    key = ".".join(["environments", env, *path])
+    # List items read as in the JSON they came from: gsis[0].name, not gsis.0.name.
+    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in ["environments", env, *first["loc"]])[1:]
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "missing":
         return f"config error: {key} is missing: {_expected_for(path)}"
     if first["type"] == "extra_forbidden":
         return f"config error: {key} is not a known key: remove it or fix its spelling"
     value: Any = raw
-    for part in path:
-        value = value.get(part) if isinstance(value, Mapping) else None
+    for part in first["loc"]:
+        if isinstance(part, int):
+            value = value[part] if isinstance(value, list) and -len(value) <= part < len(value) else None
+        else:
+            value = value.get(part) if isinstance(value, Mapping) else None
     if "is not allowed" in msg:  # cross-field checks name their own key and value
         return f"config error: {key}.{msg}"
     return f"config error: {key}={value!r} is not allowed: {msg}"
