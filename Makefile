@@ -30,6 +30,7 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 demo: setup
 	$(BIN)/python -m app_code demo --env $(ENV)

@@ -174,7 +174,7 @@ class CacheWorkload:
     client: Client
     recorder: Recorder
     cluster: bool
-    reader: redis.Redis | None = None
+    reader: Client | None = None
     settings: CacheSettings = CacheSettings()
     progress: Callable[[str, int], Callable[[int], None]] | None = None
 
@@ -342,11 +342,13 @@ class CacheWorkload:
                 ids.append(self.client.xadd(stream, {"order": str(n), "sku": f"SKU-{n % 17}", "qty": "1"}))
         self.client.expire(stream, s.ttl_s)
         # worker-a reads one entry and "crashes" before XACK: it stays pending under worker-a.
-        lost = self.client.xreadgroup(group, "worker-a", {stream: ">"}, count=1)[0][1][0][0]
+        # Stream replies: redis-py types them as unions over both protocols; decoded, they are nested str lists.
+        first: Any = self.client.xreadgroup(group, "worker-a", {stream: ">"}, count=1)
+        lost = first[0][1][0][0]
         done: list[str] = []
         while True:
             t0 = time.perf_counter()
-            batch = self.client.xreadgroup(group, "worker-b", {stream: ">"}, count=50)
+            batch: Any = self.client.xreadgroup(group, "worker-b", {stream: ">"}, count=50)
             entries = batch[0][1] if batch else []
             if not entries:
                 break
@@ -381,7 +383,7 @@ def _encode_row(row: tuple) -> str:
     return json.dumps([str(v) if isinstance(v, Decimal | date) else v for v in row])
 
 
-def _decode_row(text: str, like: tuple) -> tuple:
+def _decode_row(text: str | bytes, like: tuple) -> tuple:
     out = []
     for value, model in zip(json.loads(text), like, strict=True):
         if isinstance(model, Decimal):

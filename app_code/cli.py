@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from app_code.endpoints import AwsTarget, Endpoints, EndpointsError, HostPort
@@ -26,7 +27,7 @@ class BadInput(Exception):
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         # argparse prints the usage block first; the contract is one clear line.
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from app_code.data import Product, products
 from app_code.endpoints import DatabaseEndpoints, Endpoints, EndpointsError, HostPort
@@ -83,7 +83,7 @@ class Credentials:
 
 # --- engines -----------------------------------------------------------------------------------------------
 
-class Dialect:
+class Dialect(Protocol):
     """What differs between PostgreSQL and MySQL; both drivers take %s parameters, so queries are shared."""
 
     family: str
@@ -100,7 +100,7 @@ class Dialect:
     def caught_up(self, replica: Pool, position: Any) -> bool: ...
 
 
-class Pool:
+class Pool(Protocol):
     name: str
 
     def connection(self): ...  # context manager: a transaction, committed on success, rolled back on error
@@ -112,7 +112,7 @@ class PgPool(Pool):
     def __init__(self, conninfo: str, settings: SqlSettings, name: str):
         from psycopg_pool import ConnectionPool
 
-        self.name = name
+        self.name, self.conninfo = name, conninfo
         # check= validates a connection on checkout, so a pool outlives a failover or a server restart.
         self.pool = ConnectionPool(conninfo, min_size=settings.pool_min, max_size=settings.pool_max, open=False,
                                    name=name, check=ConnectionPool.check_connection,
@@ -127,7 +127,7 @@ class PgPool(Pool):
 
         # One direct attempt first: a refused port, a foreign CA or a wrong password fails at once and with its
         # reason, where the pool would retry quietly until its timeout and then only say that it timed out.
-        with psycopg.connect(self.pool.conninfo):
+        with psycopg.connect(self.conninfo):
             pass
         self.pool.open(wait=True, timeout=timeout)
 
@@ -223,6 +223,19 @@ class Postgres(Dialect):
 class MyPool(Pool):
     """PyMySQL has no pool: a small thread-safe one that pings on checkout and replaces dead connections."""
 
+    @staticmethod
+    def _alive(conn: Any) -> bool:
+        """An idle connection the server has dropped is closed here, and the caller opens a new one."""
+        try:
+            conn.ping(reconnect=False)
+            return True
+        except Exception:
+            try:
+                conn.close()
+            except Exception:  # already closed by the failed ping: nothing left to release
+                pass
+            return False
+
     def __init__(self, kwargs: dict[str, Any], settings: SqlSettings, name: str):
         import queue
 
@@ -246,13 +259,11 @@ class MyPool(Pool):
         conn = None
         try:
             try:
-                conn = self.idle.get_nowait()
-                conn.ping(reconnect=False)
+                idle = self.idle.get_nowait()
             except queue.Empty:
                 conn = self._connect()
-            except Exception:  # an idle connection the server dropped: replace it
-                conn.close()
-                conn = self._connect()
+            else:
+                conn = idle if self._alive(idle) else self._connect()
             conn.begin()
             yield conn
             conn.commit()
@@ -519,6 +530,16 @@ def execute(conn, sql: str, params: Sequence[Any] = ()) -> int:
         return cur.rowcount
 
 
+def querying(sql: str, params: Sequence[Any] = ()) -> Callable[[Any], list[tuple]]:
+    """`query` as a unit of work for SqlClient.read/write (which may run it again on a retry)."""
+    return lambda conn: query(conn, sql, params)
+
+
+def executing(sql: str, params: Sequence[Any] = ()) -> Callable[[Any], int]:
+    """`execute` as a unit of work for SqlClient.write."""
+    return lambda conn: execute(conn, sql, params)
+
+
 # --- the workload ---------------------------------------------------------------------------------------------
 
 @dataclass
@@ -605,28 +626,27 @@ class SqlWorkload:
         for sku in skus:
             row = (sku, *row_of(base)[1:])
             with self.recorder.timed(W, "insert (upsert)"):
-                self.client.write(lambda conn, row=row: execute(conn, d.upsert_product(), row))
+                self.client.write(executing(d.upsert_product(), row))
             with self.recorder.timed(W, "select by key (read-your-writes)"):
-                got = self.client.read(lambda conn, sku=sku: query(
-                    conn, f"SELECT {', '.join(COLUMNS)} FROM {d.products} WHERE sku = %s", (sku,)),
-                    read_your_writes=True)
+                got = self.client.read(querying(
+                    f"SELECT {', '.join(COLUMNS)} FROM {d.products} WHERE sku = %s", (sku,)), read_your_writes=True)
             sel_ok &= got == [row]
             # Compare-and-set: the update applies only if the price is still the one this caller read.
             with self.recorder.timed(W, "update (compare-and-set)"):
-                changed = self.client.write(lambda conn, sku=sku: execute(
-                    conn, f"UPDATE {d.products} SET price = %s, stock = stock + 1 WHERE sku = %s AND price = %s",
+                changed = self.client.write(executing(
+                    f"UPDATE {d.products} SET price = %s, stock = stock + 1 WHERE sku = %s AND price = %s",
                     (Decimal("9.99"), sku, base.price)))
-            stale = self.client.write(lambda conn, sku=sku: execute(
-                conn, f"UPDATE {d.products} SET price = %s WHERE sku = %s AND price = %s", (Decimal("1.00"), sku,
+            stale = self.client.write(executing(
+                f"UPDATE {d.products} SET price = %s WHERE sku = %s AND price = %s", (Decimal("1.00"), sku,
                                                                                           base.price)))
-            after = self.client.read(lambda conn, sku=sku: query(
-                conn, f"SELECT price, stock FROM {d.products} WHERE sku = %s", (sku,)), read_your_writes=True)
+            after = self.client.read(querying(
+                f"SELECT price, stock FROM {d.products} WHERE sku = %s", (sku,)), read_your_writes=True)
             upd_ok &= changed == 1 and stale == 0 and after == [(Decimal("9.99"), base.stock + 1)]
             with self.recorder.timed(W, "delete"):
-                gone = self.client.write(lambda conn, sku=sku: execute(
-                    conn, f"DELETE FROM {d.products} WHERE sku = %s", (sku,)))
-            left = self.client.read(lambda conn, sku=sku: query(
-                conn, f"SELECT 1 FROM {d.products} WHERE sku = %s", (sku,)), read_your_writes=True)
+                gone = self.client.write(executing(
+                    f"DELETE FROM {d.products} WHERE sku = %s", (sku,)))
+            left = self.client.read(querying(
+                f"SELECT 1 FROM {d.products} WHERE sku = %s", (sku,)), read_your_writes=True)
             del_ok &= gone == 1 and left == []
             ins_ok &= sel_ok
         n = len(skus)
@@ -648,8 +668,8 @@ class SqlWorkload:
         ok = True
         for sku in picks:
             with self.recorder.timed(W, "select by key (routed)"):
-                got = self.client.read(lambda conn, sku=sku: query(
-                    conn, f"SELECT {', '.join(COLUMNS)} FROM {self.d.products} WHERE sku = %s", (sku,)))
+                got = self.client.read(querying(
+                    f"SELECT {', '.join(COLUMNS)} FROM {self.d.products} WHERE sku = %s", (sku,)))
             ok &= got == [by_sku[sku]]
         routed = self.client.routing.counts - before
         self.recorder.verify(W, "select by key (routed)", ok,

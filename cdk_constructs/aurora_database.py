@@ -6,6 +6,7 @@ monitoring, Performance Insights, exported logs in pre-created encrypted groups,
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
@@ -66,7 +67,7 @@ class AuroraDatabase(Construct):
             removal_policy=RemovalPolicy.DESTROY if removal_policy == RemovalPolicy.DESTROY
             else RemovalPolicy.RETAIN)
 
-        def instance(construct_id: str, instance_identifier: str, **extra: object) -> rds.IClusterInstance:
+        def instance(construct_id: str, instance_identifier: str, **extra: Any) -> rds.IClusterInstance:
             return rds.ClusterInstance.provisioned(
                 construct_id, instance_type=instance_type, instance_identifier=instance_identifier,
                 publicly_accessible=False, auto_minor_version_upgrade=True, allow_major_version_upgrade=False,

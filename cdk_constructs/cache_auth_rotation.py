@@ -21,6 +21,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from cdk_constructs.cfn_resource import cfn_resource
 from cdk_constructs.checkov_skips import skip_checkov
 from cdk_constructs.encrypted_log_group import EncryptedLogGroup
 from cdk_constructs.local_grantee import LocalGrantee
@@ -97,7 +98,7 @@ class CacheAuthRotation(Construct):
         cfn_function = self.function.node.default_child
         assert isinstance(cfn_function, lambda_.CfnFunction)
         # ENI permissions before Lambda creates the ENIs.
-        cfn_function.add_resource_dependency(self.access.policy.node.default_child)
+        cfn_function.add_resource_dependency(cfn_resource(self.access.policy))
         # Function always adds DependsOn its role, which the GetAtt of the role's ARN already implies: harmless.
         cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
         self._grant(secret, mode, target_id, key, logs_group.log_group, select(vpc, subnets).subnet_ids)

@@ -6,11 +6,14 @@ a reviewer needs (the rule is wrong here, or the trade-off is deliberate).
 
 from __future__ import annotations
 
-from aws_cdk import CfnResource
+from constructs import IConstruct
+
+from cdk_constructs.cfn_resource import cfn_resource
 
 
-def skip_checkov(resource: CfnResource, **reasons: str) -> None:
-    """`skip_checkov(cfn, CKV_AWS_116="...")`: one keyword per check ID, its value the reason."""
+def skip_checkov(construct: IConstruct | None, **reasons: str) -> None:
+    """`skip_checkov(cfn_or_l2, CKV_AWS_116="...")`: one keyword per check ID, its value the reason."""
+    resource = cfn_resource(construct)
     existing = resource.get_metadata("checkov") or {"skip": []}
     skips = list(existing["skip"]) + [{"id": check, "comment": why} for check, why in reasons.items()]
     resource.add_metadata("checkov", {"skip": skips})

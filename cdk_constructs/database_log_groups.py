@@ -17,6 +17,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from cdk_constructs.cfn_resource import cfn_resource
+
 
 class DatabaseLogGroups(Construct):
     def __init__(
@@ -60,4 +62,4 @@ class DatabaseLogGroups(Construct):
             resource = database.node.default_child
             assert isinstance(resource, CfnResource)
             for group in self.log_groups.values():
-                resource.add_resource_dependency(group.node.default_child)
+                resource.add_resource_dependency(cfn_resource(group))

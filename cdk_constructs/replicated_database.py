@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
@@ -17,7 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from cdk_constructs.alarm_topic import AlarmTopic
 from cdk_constructs.checkov_skips import skip_checkov
@@ -87,7 +88,7 @@ class ReplicatedDatabase(Construct):
         monitoring_role = EnhancedMonitoringRole(self, "Monitoring").role
 
         # What the writer and its replicas share.
-        common = dict(
+        common: dict[str, Any] = dict(
             instance_type=instance_type,
             vpc=vpc,
             subnet_group=subnet_group,
@@ -194,13 +195,13 @@ def _cfn(instance: rds.DatabaseInstanceBase) -> rds.CfnDBInstance:
     return resource
 
 
-def acknowledge_no_backup_plan(database: Construct) -> None:
+def acknowledge_no_backup_plan(database: IConstruct) -> None:
     acknowledge_in_backup_plan(database, "Deliberate trade-off: automated backups with point-in-time restore "
                                "(backup_retention_days) protect this database, and no AWS Backup vault is configured "
                                "(backup_plan_retention_days: null) because a vault outlives `cdk destroy`.")
 
 
-def acknowledge_in_backup_plan(construct: Construct, reason: str) -> None:
+def acknowledge_in_backup_plan(construct: IConstruct, reason: str) -> None:
     Validations.of(construct).acknowledge(*[
         Acknowledgment(id=f"{pack}::{pack}-RDSInBackupPlan", reason=reason)
         for pack in ("HIPAA.Security", "NIST.800.53.R5")])

@@ -12,6 +12,7 @@ from constructs import Construct
 
 from cdk_constructs.app_host import AppHost
 from cdk_constructs.bastion_host import BastionHost
+from cdk_constructs.cfn_resource import cfn_resource
 from cdk_constructs.checkov_skips import skip_checkov
 from cdk_constructs.encrypted_log_group import EncryptedLogGroup
 from cdk_constructs.log_retention import retention_days
@@ -144,8 +145,8 @@ def _tidy_restrict_default_sg_provider(stack: Stack) -> None:
     provider = stack.node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
     if provider is None:
         return
-    handler = provider.node.find_child("Handler")
-    role = provider.node.find_child("Role")
+    handler = cfn_resource(provider.node.find_child("Handler"))
+    role = cfn_resource(provider.node.find_child("Role"))
     # The handler's Role GetAtt already orders it after the role; the extra DependsOn is cfn-lint W3005.
     handler.remove_resource_dependency(role)
     skip_checkov(
