@@ -139,14 +139,15 @@ class CacheAuthRotation(Construct):
             iam.PolicyStatement(actions=["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
                                          "ec2:UnassignPrivateIpAddresses"],
                                 resources=[ec2_arn("network-interface", "*")]),
-            # Neither takes a resource: GetRandomPassword acts on no secret; Describe* lists, it names nothing.
-            iam.PolicyStatement(actions=["secretsmanager:GetRandomPassword", "ec2:DescribeNetworkInterfaces"],
-                                resources=["*"]),
+            # None takes a resource: GetRandomPassword acts on no secret; the Describe calls list, they name
+            # nothing (Lambda's own AWSLambdaVPCAccessExecutionRole grants the same two).
+            iam.PolicyStatement(actions=["secretsmanager:GetRandomPassword", "ec2:DescribeNetworkInterfaces",
+                                         "ec2:DescribeSubnets"], resources=["*"]),
         )
 
     def _acknowledge(self) -> None:
-        wrong = ("Rule is wrong here: secretsmanager:GetRandomPassword and ec2:DescribeNetworkInterfaces support no "
-                 "resource-level permissions, so '*' is their only resource")
+        wrong = ("Rule is wrong here: secretsmanager:GetRandomPassword, ec2:DescribeNetworkInterfaces and "
+                 "ec2:DescribeSubnets support no resource-level permissions, so '*' is their only resource")
         stack = Stack.of(self)
         eni = stack.resolve(stack.format_arn(service="ec2", resource="network-interface", resource_name="*"))
         if not isinstance(eni, str):  # an environment-agnostic stack: cdk-nag names the pseudo parameters

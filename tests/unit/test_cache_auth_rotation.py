@@ -99,8 +99,8 @@ def test_only_this_secret_may_invoke_the_function_and_every_grant_is_a_managed_p
     assert all("ManagedPolicyArns" not in r["Properties"] and "Policies" not in r["Properties"]
                for r in role.values())
     wildcards = [s for s in _statements(template, stack, cache) if s["Resource"] == "*"]
-    assert wildcards == [{"Action": ["secretsmanager:GetRandomPassword", "ec2:DescribeNetworkInterfaces"],
-                          "Effect": "Allow", "Resource": "*"}]
+    assert wildcards == [{"Action": ["secretsmanager:GetRandomPassword", "ec2:DescribeNetworkInterfaces",
+                                     "ec2:DescribeSubnets"], "Effect": "Allow", "Resource": "*"}]
 
 
 def test_rotation_can_be_tuned_or_turned_off_and_is_absent_without_auth() -> None:
