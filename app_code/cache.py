@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import RedisCluster
+from redis.credentials import CredentialProvider
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -58,16 +59,43 @@ class CacheSettings:
 class CacheAuth:
     password: str | None = None
     username: str | None = None
+    # Reads the secret again. Set when the credentials come from Secrets Manager, where rotation may change them.
+    reread: Callable[[], CacheAuth] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_endpoints(cls, endpoints: Endpoints) -> CacheAuth:
         arn = endpoints.cache.auth_secret_arn
         if not arn:
             return cls()
-        secret = endpoints.secret(arn)
-        if not secret.get("password"):
-            raise EndpointsError(f"secret {arn} has no password")
-        return cls(secret["password"], secret.get("username") or None)
+
+        def read() -> CacheAuth:
+            secret = endpoints.secret(arn)
+            if not secret.get("password"):
+                raise EndpointsError(f"secret {arn} has no password")
+            return cls(secret["password"], secret.get("username") or None, read)
+
+        return read()  # read once now: a missing or malformed secret is an error before any connection
+
+
+class SecretCredentials(CredentialProvider):
+    """Credentials for each new connection, read from the secret again when the connection opens.
+
+    Rotation changes the password under a running client (docs/cache.md#credential-rotation): open
+    connections stay logged in, but one opened afterwards must use the new password, which only the secret
+    knows. Connections are pooled, so the extra read happens rarely. The first connection uses the
+    credentials already read."""
+
+    def __init__(self, auth: CacheAuth) -> None:
+        self._auth, self._used, self._lock = auth, False, threading.Lock()
+
+    def get_credentials(self) -> tuple[str] | tuple[str, str]:
+        with self._lock:
+            if self._used and self._auth.reread is not None:
+                self._auth = self._auth.reread()
+            self._used = True
+            auth = self._auth
+        assert auth.password is not None
+        return (auth.username, auth.password) if auth.username else (auth.password,)
 
 
 def connect(cache: CacheEndpoints, auth: CacheAuth, *, ca_bundle: str | None, settings: CacheSettings = CacheSettings(),
@@ -75,13 +103,17 @@ def connect(cache: CacheEndpoints, auth: CacheAuth, *, ca_bundle: str | None, se
     """A client for the primary (or configuration) endpoint, or for `endpoint` (the reader) when given."""
     target = endpoint or cache.endpoint
     kwargs: dict[str, Any] = {
-        "host": target.host, "port": target.port, "username": auth.username, "password": auth.password,
+        "host": target.host, "port": target.port,
         "socket_timeout": settings.socket_timeout, "socket_connect_timeout": settings.socket_timeout,
         # Reconnect and resend on dropped connections and on a primary demoted by failover (READONLY).
         "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries=settings.retries),
         "retry_on_error": [RedisConnectionError, RedisTimeoutError, ReadOnlyError],
         "health_check_interval": 30, "decode_responses": True, "client_name": "app_code",
     }
+    if auth.reread is not None:
+        kwargs["credential_provider"] = SecretCredentials(auth)
+    else:
+        kwargs |= {"username": auth.username, "password": auth.password}
     if cache.tls:
         # No CA bundle: the system store, which trusts ElastiCache's Amazon-issued certificates.
         kwargs |= {"ssl": True, "ssl_cert_reqs": "required", "ssl_ca_certs": ca_bundle}

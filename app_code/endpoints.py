@@ -284,7 +284,9 @@ class Endpoints:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            value = self.aws.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+            # By stage, not the bare call: moto answers that from a secret's first version even after a rotation.
+            value = self.aws.client("secretsmanager").get_secret_value(
+                SecretId=arn, VersionStage="AWSCURRENT")["SecretString"]
         except (ClientError, BotoCoreError, KeyError) as exc:
             raise EndpointsError(f"secret {arn} cannot be read: {exc}") from None
         try:

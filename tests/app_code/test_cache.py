@@ -3,6 +3,8 @@ and a real Redis Cluster (enabled), both with TLS and AUTH as the templates decl
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import redis
 from redis.backoff import NoBackoff
@@ -110,3 +112,50 @@ def test_tls_and_auth_are_required(twin):
         redis.Redis(host=host, port=port, ssl=True, ssl_ca_certs=ep.aws.ca_bundle, password="wrong", **once).ping()
     with pytest.raises((redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
         redis.Redis(host=host, port=port, password=CacheAuth.from_endpoints(ep).password, **once).ping()
+
+
+def _rotate_auth_token(twin, ep: Endpoints, old: str, new: str) -> None:
+    """What CacheAuthRotation does to an AUTH-token group, done to the twin's real nodes and secret: ROTATE
+    (both tokens work), the secret's AWSCURRENT moves to `new`, then SET (only `new` works)."""
+    import boto3
+
+    nodes = [c for c in twin.components if c["kind"] == "redis"]
+    admins = [redis.Redis(host=c["endpoint"].rsplit(":", 1)[0], port=c["port"], ssl=True, ssl_ca_certs=ep.aws.ca_bundle,
+                          password=old, socket_timeout=5) for c in nodes]
+    for admin in admins:
+        admin.execute_command("ACL", "SETUSER", "default", f">{new}")  # ROTATE: a second password
+    sm = boto3.client("secretsmanager", endpoint_url=twin.aws_endpoint_url, region_name=twin.region,
+                      aws_access_key_id="twin", aws_secret_access_key="twin")
+    sm.put_secret_value(SecretId=ep.cache.auth_secret_arn, SecretString=json.dumps({"password": new}),
+                        VersionStages=["AWSCURRENT"])
+    for admin in admins:
+        admin.execute_command("ACL", "SETUSER", "default", "resetpass", f">{new}")  # SET: only the new one
+        admin.config_set("masterauth", new)  # replicas log in to their primary with the token too
+        admin.close()
+
+
+def test_new_connections_after_a_rotation_read_the_new_password(cache_twin):
+    ep = endpoints_of(cache_twin)
+    auth = CacheAuth.from_endpoints(ep)
+    assert auth.password and not auth.username
+    rotating = connect(ep.cache, auth, ca_bundle=ep.aws.ca_bundle, settings=SMALL)
+    pinned = connect(ep.cache, CacheAuth(auth.password), ca_bundle=ep.aws.ca_bundle,
+                     settings=CacheSettings(retries=0))
+    key = "app_code:test:rotation:{k}"
+    rotating.set(key, "before", ex=60)
+    assert pinned.get(key) == "before"
+    new = "R0tated" + auth.password[7:]
+    try:
+        _rotate_auth_token(cache_twin, ep, auth.password, new)
+        assert rotating.get(key) == "before"  # open connections stay logged in
+        for client in (rotating, pinned):
+            client.close() if isinstance(client, redis.Redis) else client.disconnect_connection_pools()
+        rotating.set(key, "after", ex=60)  # a new connection: the provider read the rotated secret
+        assert rotating.get(key) == "after"
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            pinned.get(key)  # a password read once is the old one
+    finally:
+        _rotate_auth_token(cache_twin, ep, new, auth.password)
+        rotating.close()
+        pinned.close()
+    assert CacheAuth.from_endpoints(ep).password == auth.password
