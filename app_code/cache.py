@@ -31,6 +31,7 @@ from redis.retry import Retry
 from app_code.data import Product, products
 from app_code.endpoints import CacheEndpoints, Endpoints, EndpointsError, HostPort
 from app_code.metrics import Recorder
+from app_code.rereading import Rereading
 
 W = "cache"
 Client = redis.Redis | RedisCluster
@@ -78,22 +79,15 @@ class CacheAuth:
 
 
 class SecretCredentials(CredentialProvider):
-    """Credentials for each new connection, read from the secret again when the connection opens.
-
-    Rotation changes the password under a running client (docs/cache.md#credential-rotation): open
-    connections stay logged in, but one opened afterwards must use the new password, which only the secret
-    knows. Connections are pooled, so the extra read happens rarely. The first connection uses the
-    credentials already read."""
+    """redis-py asks this for credentials whenever it opens a connection: the secret's, read again then
+    (Rereading), so connections opened after a rotation log in with the new password."""
 
     def __init__(self, auth: CacheAuth) -> None:
-        self._auth, self._used, self._lock = auth, False, threading.Lock()
+        assert auth.reread is not None
+        self._auth = Rereading(auth, auth.reread)
 
     def get_credentials(self) -> tuple[str] | tuple[str, str]:
-        with self._lock:
-            if self._used and self._auth.reread is not None:
-                self._auth = self._auth.reread()
-            self._used = True
-            auth = self._auth
+        auth = self._auth()
         assert auth.password is not None
         return (auth.username, auth.password) if auth.username else (auth.password,)
 

@@ -26,6 +26,7 @@ from typing import Any, Protocol, TypeVar
 from app_code.data import Product, products
 from app_code.endpoints import DatabaseEndpoints, Endpoints, EndpointsError, HostPort
 from app_code.metrics import Recorder
+from app_code.rereading import Rereading
 from app_code.retry import Backoff, retry_call
 
 T = TypeVar("T")
@@ -94,7 +95,8 @@ class Dialect(Protocol):
     def upsert_product(self) -> str: ...
     def bulk_load(self, conn, rows: Sequence[tuple], advance: Callable[[int], None] | None) -> None: ...
     def transient(self, exc: BaseException) -> bool: ...
-    def pool(self, endpoint: HostPort, creds: Credentials, settings: SqlSettings, name: str) -> Pool: ...
+    def pool(self, endpoint: HostPort, creds: Credentials, settings: SqlSettings, name: str,
+             password: Callable[[], str] | None = None) -> Pool: ...
     def measure_lag(self, writer: Pool, replica: Pool, engine: str) -> float: ...
     def position(self, writer: Pool) -> Any: ...
     def caught_up(self, replica: Pool, position: Any) -> bool: ...
@@ -109,12 +111,15 @@ class Pool(Protocol):
 
 
 class PgPool(Pool):
-    def __init__(self, conninfo: str, settings: SqlSettings, name: str):
+    def __init__(self, conninfo: str, settings: SqlSettings, name: str, password: Callable[[], str] | None = None):
         from psycopg_pool import ConnectionPool
 
         self.name, self.conninfo = name, conninfo
+        # A password source is asked on every new connection (after a rotation it must be the new password).
+        self.kwargs: Callable[[], dict[str, Any]] = (lambda: {"password": password()}) if password else dict
         # check= validates a connection on checkout, so a pool outlives a failover or a server restart.
-        self.pool = ConnectionPool(conninfo, min_size=settings.pool_min, max_size=settings.pool_max, open=False,
+        self.pool = ConnectionPool(conninfo, kwargs=self.kwargs, min_size=settings.pool_min,
+                                   max_size=settings.pool_max, open=False,
                                    name=name, check=ConnectionPool.check_connection,
                                    timeout=settings.connect_timeout * 2,
                                    reconnect_timeout=settings.backoff.deadline)
@@ -127,7 +132,7 @@ class PgPool(Pool):
 
         # One direct attempt first: a refused port, a foreign CA or a wrong password fails at once and with its
         # reason, where the pool would retry quietly until its timeout and then only say that it timed out.
-        with psycopg.connect(self.conninfo):
+        with psycopg.connect(self.conninfo, **self.kwargs()):
             pass
         self.pool.open(wait=True, timeout=timeout)
 
@@ -181,15 +186,18 @@ class Postgres(Dialect):
         return isinstance(exc, psycopg.OperationalError | errors.SerializationFailure | errors.DeadlockDetected
                           | errors.ReadOnlySqlTransaction)
 
-    def pool(self, endpoint: HostPort, creds: Credentials, settings: SqlSettings, name: str) -> Pool:
+    def pool(self, endpoint: HostPort, creds: Credentials, settings: SqlSettings, name: str,
+             password: Callable[[], str] | None = None) -> Pool:
         from psycopg.conninfo import make_conninfo
 
         sslmode = settings.sslmode or ("verify-full" if settings.ca_bundle else "require")
         extra = {"sslrootcert": settings.ca_bundle} if settings.ca_bundle else {}
+        if password is None:
+            extra["password"] = creds.password
         conninfo = make_conninfo(host=endpoint.host, port=endpoint.port, user=creds.username,
-                                 password=creds.password, dbname=creds.dbname, sslmode=sslmode,
+                                 dbname=creds.dbname, sslmode=sslmode,
                                  connect_timeout=settings.connect_timeout, application_name=f"app_code-{name}", **extra)
-        return PgPool(conninfo, settings, name)
+        return PgPool(conninfo, settings, name, password)
 
     def position(self, writer: Pool) -> Any:
         # The insert position, not pg_current_wal_lsn(): with asynchronous commit a committed transaction's
@@ -236,17 +244,18 @@ class MyPool(Pool):
                 pass
             return False
 
-    def __init__(self, kwargs: dict[str, Any], settings: SqlSettings, name: str):
+    def __init__(self, kwargs: dict[str, Any], settings: SqlSettings, name: str,
+                 password: Callable[[], str] | None = None):
         import queue
 
-        self.name, self.kwargs, self.settings = name, kwargs, settings
+        self.name, self.kwargs, self.settings, self.password = name, kwargs, settings, password
         self.idle: queue.LifoQueue = queue.LifoQueue()
         self.slots = threading.BoundedSemaphore(settings.pool_max)
 
     def _connect(self):
         import pymysql
 
-        return pymysql.connect(**self.kwargs)
+        return pymysql.connect(**self.kwargs, **({"password": self.password()} if self.password else {}))
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
@@ -338,17 +347,18 @@ class MySql(Dialect):
         return isinstance(exc, pymysql.err.OperationalError | pymysql.err.InternalError) and \
             bool(exc.args) and exc.args[0] in (2003, 2006, 2013, 1213, 1205, 1290, 1836)
 
-    def pool(self, endpoint: HostPort, creds: Credentials, settings: SqlSettings, name: str) -> Pool:
+    def pool(self, endpoint: HostPort, creds: Credentials, settings: SqlSettings, name: str,
+             password: Callable[[], str] | None = None) -> Pool:
         verify = bool(settings.ca_bundle)
         ssl: dict[str, Any] = {"ssl_verify_cert": verify, "ssl_verify_identity": verify}
         if settings.ca_bundle:
             ssl["ssl_ca"] = settings.ca_bundle
         else:
             ssl["ssl"] = {}  # TLS without a trust store to check against: encrypted, like sslmode=require
-        kwargs = dict(host=endpoint.host, port=endpoint.port, user=creds.username, password=creds.password,
-                      database=creds.dbname, connect_timeout=settings.connect_timeout, autocommit=False,
-                      charset="utf8mb4", **ssl)
-        return MyPool(kwargs, settings, name)
+        kwargs = dict(host=endpoint.host, port=endpoint.port, user=creds.username, database=creds.dbname,
+                      connect_timeout=settings.connect_timeout, autocommit=False, charset="utf8mb4", **ssl,
+                      **({} if password else {"password": creds.password}))
+        return MyPool(kwargs, settings, name, password)
 
     def position(self, writer: Pool) -> Any:
         """The writer's binlog coordinates; without a binlog (Aurora, or backups off), a fingerprint of the data."""
@@ -417,11 +427,14 @@ class Routing:
 
 
 class SqlClient:
-    def __init__(self, db: DatabaseEndpoints, creds: Credentials, settings: SqlSettings = SqlSettings()):
+    def __init__(self, db: DatabaseEndpoints, creds: Credentials, settings: SqlSettings = SqlSettings(),
+                 password: Callable[[], str] | None = None):
+        """password: asked on every new connection instead of creds.password (credentials that rotate)."""
         self.db, self.creds, self.settings = db, creds, settings
         self.dialect = dialect_for(db.engine)
-        self.writer = self.dialect.pool(db.writer, creds, settings, "writer")
-        self.readers = [self.dialect.pool(r, creds, settings, f"replica{i}") for i, r in enumerate(db.readers, 1)]
+        self.writer = self.dialect.pool(db.writer, creds, settings, "writer", password)
+        self.readers = [self.dialect.pool(r, creds, settings, f"replica{i}", password)
+                        for i, r in enumerate(db.readers, 1)]
         self.routing = Routing()
         self._lag_cache: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
@@ -430,9 +443,14 @@ class SqlClient:
     @classmethod
     def from_endpoints(cls, endpoints: Endpoints, settings: SqlSettings | None = None) -> SqlClient:
         db = endpoints.database
-        secret = endpoints.secret(db.secret_arn)
         settings = settings or SqlSettings(ca_bundle=endpoints.aws.ca_bundle)
-        return cls(db, Credentials.from_secret(secret, db.database_name, db.secret_arn), settings)
+
+        def read() -> Credentials:
+            return Credentials.from_secret(endpoints.secret(db.secret_arn), db.database_name, db.secret_arn)
+
+        creds = read()  # now: a missing or malformed secret is an error before any connection
+        # The database's secret rotates (single-user): connections opened later read it again.
+        return cls(db, creds, settings, Rereading(creds.password, lambda: read().password))
 
     def open(self) -> SqlClient:
         for pool, where in [(self.writer, self.db.writer), *zip(self.readers, self.db.readers, strict=True)]:

@@ -184,3 +184,49 @@ def test_an_unreachable_database_is_one_clear_error(endpoints, creds):
     dead = DatabaseEndpoints(HostPort("127.0.0.1", port), (), port, db.secret_arn, db.engine, db.database_name)
     with pytest.raises(Unreachable, match=f"database writer at 127.0.0.1:{port} is unreachable"):
         SqlClient(dead, creds, SqlSettings(ca_bundle=endpoints.aws.ca_bundle, connect_timeout=1)).open()
+
+
+def _set_password(twin, endpoints, creds, admins: list[psycopg.Connection], password: str) -> None:
+    """What single-user rotation does: the user's password changes on the writer (and so on the replica), and
+    the secret's AWSCURRENT version then carries it."""
+    import json
+
+    import boto3
+
+    admins[0].execute(psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+        psycopg.sql.Identifier(creds.username), psycopg.sql.Literal(password)))
+    sm = boto3.client("secretsmanager", endpoint_url=twin.aws_endpoint_url, region_name=twin.region,
+                      aws_access_key_id="twin", aws_secret_access_key="twin")
+    arn = endpoints.database.secret_arn
+    value = json.loads(sm.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"])
+    sm.put_secret_value(SecretId=arn, SecretString=json.dumps({**value, "password": password}),
+                        VersionStages=["AWSCURRENT"])
+    for node in admins:  # the pools' connections die (a failover, a restart): the next ones log in afresh
+        node.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE application_name LIKE 'app_code-%%' AND pid <> pg_backend_pid()")
+
+
+def test_connections_opened_after_a_rotation_read_the_new_password(twin, endpoints, creds, probe_table, caplog):
+    db = endpoints.database
+    admins = [admin(endpoints, creds, node) for node in (db.writer, *db.readers)]
+    rotating = SqlClient.from_endpoints(endpoints, SqlSettings(ca_bundle=endpoints.aws.ca_bundle)).open()
+    pinned = client(endpoints, creds, connect_timeout=2, backoff=Backoff(attempts=2, base=0.01, cap=0.01, deadline=1))
+    try:
+        for c in (rotating, pinned):
+            c.write(lambda conn: execute(conn, f"INSERT INTO {PROBE} VALUES (3, 1) ON CONFLICT (id) DO NOTHING"))
+        _set_password(twin, endpoints, creds, admins, "Rot4ted-" + creds.password[8:])
+        written = rotating.write(lambda conn: execute(conn, f"UPDATE {PROBE} SET v = v + 1 WHERE id = 3"))
+        assert written == 1
+        rotating.wait_for_replicas()
+        assert rotating.read(lambda conn: query(conn, f"SELECT v FROM {PROBE} WHERE id = 3")) == [(2,)]
+        assert rotating.routing.counts["replica"] >= 1  # the replica's pool logged in afresh too
+        with pytest.raises((psycopg.OperationalError, RetriesExhausted)):  # a password read once is the old one
+            pinned.write(lambda conn: execute(conn, "SELECT 1"))
+        assert "password authentication failed" in caplog.text
+    finally:
+        _set_password(twin, endpoints, creds, admins, creds.password)
+        rotating.close()
+        pinned.close()
+        for node in admins:
+            node.close()
+    assert Credentials.from_secret(endpoints.secret(db.secret_arn), db.database_name, db.secret_arn) == creds
