@@ -124,8 +124,32 @@ class PgPool(Pool):
                                    timeout=settings.connect_timeout * 2,
                                    reconnect_timeout=settings.backoff.deadline)
 
-    def connection(self):
-        return self.pool.connection()
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        from psycopg_pool import PoolTimeout
+
+        checkout = self.pool.connection()
+        try:
+            conn = checkout.__enter__()
+        except PoolTimeout as exc:
+            raise self._reason(exc) from exc
+        try:
+            yield conn
+        except BaseException as exc:
+            if not checkout.__exit__(type(exc), exc, exc.__traceback__):
+                raise
+        else:
+            checkout.__exit__(None, None, None)
+
+    def _reason(self, timeout: Exception) -> Exception:
+        """The pool only says it timed out; one direct attempt says why (a refused port, a changed password)."""
+        import psycopg
+
+        try:
+            psycopg.connect(self.conninfo, **self.kwargs()).close()
+        except psycopg.OperationalError as exc:
+            return exc
+        return timeout  # the server answers: the pool was only busy
 
     def open(self, timeout: float) -> None:
         import psycopg
