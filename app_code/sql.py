@@ -18,7 +18,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
@@ -128,18 +128,12 @@ class PgPool(Pool):
     def connection(self) -> Iterator[Any]:
         from psycopg_pool import PoolTimeout
 
-        checkout = self.pool.connection()
-        try:
-            conn = checkout.__enter__()
-        except PoolTimeout as exc:
-            raise self._reason(exc) from exc
-        try:
+        with ExitStack() as checkout:
+            try:
+                conn = checkout.enter_context(self.pool.connection())
+            except PoolTimeout as exc:  # only the checkout: errors of the transaction itself pass untouched
+                raise self._reason(exc) from exc
             yield conn
-        except BaseException as exc:
-            if not checkout.__exit__(type(exc), exc, exc.__traceback__):
-                raise
-        else:
-            checkout.__exit__(None, None, None)
 
     def _reason(self, timeout: Exception) -> Exception:
         """The pool only says it timed out; one direct attempt says why (a refused port, a changed password)."""
@@ -255,6 +249,14 @@ class Postgres(Dialect):
 class MyPool(Pool):
     """PyMySQL has no pool: a small thread-safe one that pings on checkout and replaces dead connections."""
 
+    def __init__(self, kwargs: dict[str, Any], settings: SqlSettings, name: str,
+                 password: Callable[[], str] | None = None):
+        import queue
+
+        self.name, self.kwargs, self.settings, self.password = name, kwargs, settings, password
+        self.idle: queue.LifoQueue = queue.LifoQueue()
+        self.slots = threading.BoundedSemaphore(settings.pool_max)
+
     @staticmethod
     def _alive(conn: Any) -> bool:
         """An idle connection the server has dropped is closed here, and the caller opens a new one."""
@@ -267,14 +269,6 @@ class MyPool(Pool):
             except Exception:  # already closed by the failed ping: nothing left to release
                 pass
             return False
-
-    def __init__(self, kwargs: dict[str, Any], settings: SqlSettings, name: str,
-                 password: Callable[[], str] | None = None):
-        import queue
-
-        self.name, self.kwargs, self.settings, self.password = name, kwargs, settings, password
-        self.idle: queue.LifoQueue = queue.LifoQueue()
-        self.slots = threading.BoundedSemaphore(settings.pool_max)
 
     def _connect(self):
         import pymysql

@@ -35,7 +35,7 @@ def engine_pid(outputs: Path) -> int | None:
 
 
 class EngineClock:
-    """CPU seconds the engine spends inside `with` blocks, per phase name."""
+    """CPU seconds the engine spends while `phase(name, fn)` runs fn, summed per phase name."""
 
     def __init__(self, pid: int | None) -> None:
         self.pid = pid

@@ -95,19 +95,21 @@ class CacheAuthRotation(Construct):
             log_group=logs_group.log_group,
             description=f"Rotates the cache's {'AUTH token' if mode == 'auth_token' else 'RBAC user password'}",
         )
-        cfn_function = self.function.node.default_child
-        assert isinstance(cfn_function, lambda_.CfnFunction)
+        cfn_function = cfn_resource(self.function)
         # ENI permissions before Lambda creates the ENIs.
         cfn_function.add_resource_dependency(cfn_resource(self.access.policy))
         # Function always adds DependsOn its role, which the GetAtt of the role's ARN already implies: harmless.
         cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+        stack = Stack.of(self)
+        # Network interfaces have no ID before Lambda creates them: the policy and its acknowledgment name them so.
+        self._eni_arn = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
         self._grant(secret, mode, target_id, key, logs_group.log_group, select(vpc, subnets).subnet_ids)
         self.schedule = secret.add_rotation_schedule("Rotation", rotation_lambda=self.function,
                                                      automatically_after=every)
         # Only for this secret (the service principal alone would admit any account's Secrets Manager).
         for child in self.function.node.children:
             if isinstance(child, lambda_.CfnPermission) and child.principal == "secretsmanager.amazonaws.com":
-                child.source_account = Stack.of(self).account
+                child.source_account = stack.account
                 child.source_arn = secret.secret_arn
         self._acknowledge()
 
@@ -134,11 +136,11 @@ class CacheAuthRotation(Construct):
             # The function's network interfaces: only in its subnets, with its security group. Their IDs do
             # not exist until Lambda creates them, so the interfaces themselves can only be named by wildcard.
             iam.PolicyStatement(actions=["ec2:CreateNetworkInterface"], resources=[
-                ec2_arn("network-interface", "*"), ec2_arn("security-group", self.security_group.security_group_id),
+                self._eni_arn, ec2_arn("security-group", self.security_group.security_group_id),
                 *(ec2_arn("subnet", s) for s in subnet_ids)]),
             iam.PolicyStatement(actions=["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
                                          "ec2:UnassignPrivateIpAddresses"],
-                                resources=[ec2_arn("network-interface", "*")]),
+                                resources=[self._eni_arn]),
             # None takes a resource: GetRandomPassword acts on no secret; the Describe calls list, they name
             # nothing (Lambda's own AWSLambdaVPCAccessExecutionRole grants the same two).
             iam.PolicyStatement(actions=["secretsmanager:GetRandomPassword", "ec2:DescribeNetworkInterfaces",
@@ -148,8 +150,7 @@ class CacheAuthRotation(Construct):
     def _acknowledge(self) -> None:
         wrong = ("Rule is wrong here: secretsmanager:GetRandomPassword, ec2:DescribeNetworkInterfaces and "
                  "ec2:DescribeSubnets support no resource-level permissions, so '*' is their only resource")
-        stack = Stack.of(self)
-        eni = stack.resolve(stack.format_arn(service="ec2", resource="network-interface", resource_name="*"))
+        eni = Stack.of(self).resolve(self._eni_arn)
         if not isinstance(eni, str):  # an environment-agnostic stack: cdk-nag names the pseudo parameters
             eni = "arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*"
         unnamed = ("Rule is wrong here: a network interface has no ID until Lambda creates it for the function, so "
@@ -158,14 +159,12 @@ class CacheAuthRotation(Construct):
         Validations.of(self.access).acknowledge(
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]", reason=wrong),
             Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{eni}]", reason=unnamed))
-        cfn = self.function.node.default_child
-        assert isinstance(cfn, lambda_.CfnFunction)
         no_dlq = ("Rule is wrong here: Secrets Manager invokes rotation synchronously and records a failed step in "
                   "the secret's rotation status; a dead-letter queue only receives failed asynchronous invocations")
         Validations.of(self.function).acknowledge(
             Acknowledgment(id="HIPAA.Security::HIPAA.Security-LambdaDLQ", reason=no_dlq),
             Acknowledgment(id="NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ", reason=no_dlq))
-        skip_checkov(cfn, CKV_AWS_116=no_dlq,
+        skip_checkov(self.function, CKV_AWS_116=no_dlq,
                      CKV_AWS_272="Deliberate trade-off: the code is this repository's own asset, deployed by the "
                                  "same pipeline that deploys the stack; a Signer profile would add no other author")
 

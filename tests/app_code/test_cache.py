@@ -117,16 +117,12 @@ def test_tls_and_auth_are_required(twin):
 def _rotate_auth_token(twin, ep: Endpoints, old: str, new: str) -> None:
     """What CacheAuthRotation does to an AUTH-token group, done to the twin's real nodes and secret: ROTATE
     (both tokens work), the secret's AWSCURRENT moves to `new`, then SET (only `new` works)."""
-    import boto3
-
     nodes = [c for c in twin.components if c["kind"] == "redis"]
     admins = [redis.Redis(host=c["endpoint"].rsplit(":", 1)[0], port=c["port"], ssl=True, ssl_ca_certs=ep.aws.ca_bundle,
                           password=old, socket_timeout=5) for c in nodes]
     for admin in admins:
         admin.execute_command("ACL", "SETUSER", "default", f">{new}")  # ROTATE: a second password
-    sm = boto3.client("secretsmanager", endpoint_url=twin.aws_endpoint_url, region_name=twin.region,
-                      aws_access_key_id="twin", aws_secret_access_key="twin")
-    sm.put_secret_value(SecretId=ep.cache.auth_secret_arn, SecretString=json.dumps({"password": new}),
+    ep.aws.client("secretsmanager").put_secret_value(SecretId=ep.cache.auth_secret_arn, SecretString=json.dumps({"password": new}),
                         VersionStages=["AWSCURRENT"])
     for admin in admins:
         admin.execute_command("ACL", "SETUSER", "default", "resetpass", f">{new}")  # SET: only the new one

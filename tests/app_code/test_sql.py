@@ -186,17 +186,14 @@ def test_an_unreachable_database_is_one_clear_error(endpoints, creds):
         SqlClient(dead, creds, SqlSettings(ca_bundle=endpoints.aws.ca_bundle, connect_timeout=1)).open()
 
 
-def _set_password(twin, endpoints, creds, admins: list[psycopg.Connection], password: str) -> None:
+def _set_password(endpoints, creds, admins: list[psycopg.Connection], password: str) -> None:
     """What single-user rotation does: the user's password changes on the writer (and so on the replica), and
     the secret's AWSCURRENT version then carries it."""
     import json
 
-    import boto3
-
     admins[0].execute(psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
         psycopg.sql.Identifier(creds.username), psycopg.sql.Literal(password)))
-    sm = boto3.client("secretsmanager", endpoint_url=twin.aws_endpoint_url, region_name=twin.region,
-                      aws_access_key_id="twin", aws_secret_access_key="twin")
+    sm = endpoints.aws.client("secretsmanager")
     arn = endpoints.database.secret_arn
     value = json.loads(sm.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"])
     sm.put_secret_value(SecretId=arn, SecretString=json.dumps({**value, "password": password}),
@@ -206,7 +203,7 @@ def _set_password(twin, endpoints, creds, admins: list[psycopg.Connection], pass
                      "WHERE application_name LIKE 'app_code-%%' AND pid <> pg_backend_pid()")
 
 
-def test_connections_opened_after_a_rotation_read_the_new_password(twin, endpoints, creds, probe_table):
+def test_connections_opened_after_a_rotation_read_the_new_password(endpoints, creds, probe_table):
     db = endpoints.database
     admins = [admin(endpoints, creds, node) for node in (db.writer, *db.readers)]
     rotating = SqlClient.from_endpoints(endpoints, SqlSettings(ca_bundle=endpoints.aws.ca_bundle)).open()
@@ -214,7 +211,7 @@ def test_connections_opened_after_a_rotation_read_the_new_password(twin, endpoin
     try:
         for c in (rotating, pinned):
             c.write(lambda conn: execute(conn, f"INSERT INTO {PROBE} VALUES (3, 1) ON CONFLICT (id) DO NOTHING"))
-        _set_password(twin, endpoints, creds, admins, "Rot4ted-" + creds.password[8:])
+        _set_password(endpoints, creds, admins, "Rot4ted-" + creds.password[8:])
         written = rotating.write(lambda conn: execute(conn, f"UPDATE {PROBE} SET v = v + 1 WHERE id = 3"))
         assert written == 1
         rotating.wait_for_replicas()
@@ -224,7 +221,7 @@ def test_connections_opened_after_a_rotation_read_the_new_password(twin, endpoin
         with pytest.raises(RetriesExhausted, match="password authentication failed"):
             pinned.write(lambda conn: execute(conn, "SELECT 1"))
     finally:
-        _set_password(twin, endpoints, creds, admins, creds.password)
+        _set_password(endpoints, creds, admins, creds.password)
         rotating.close()
         pinned.close()
         for node in admins:
