@@ -6,13 +6,8 @@ exercises exactly the commands the README documents.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -50,9 +45,10 @@ def _synth(console: Console, env: str) -> None:
 
 
 def demo(env: str, *, keep: bool = False, state_dir: Path | None = None, console: Console | None = None) -> int:
-    from app_code.cli import WORKLOADS, BadInput, preflight, run_workloads
     from app_code.endpoints import Endpoints, EndpointsError
+    from app_code.errors import BadInput
     from app_code.metrics import render
+    from app_code.run import WORKLOADS, preflight, run_workloads
 
     console = console or Console(width=None if Console().is_terminal else 150)
     state_dir = state_dir.resolve() if state_dir else None
@@ -84,28 +80,3 @@ def demo(env: str, *, keep: bool = False, state_dir: Path | None = None, console
         return 1
     console.print(f"[green]demo passed[/]: every check verified against the {env} twin")
     return 0
-
-
-@contextmanager
-def throwaway_twin(env: str = "dev", cdk_out: Path | None = None) -> Iterator[Path]:
-    """A twin in a private state dir for the benchmarks, stopped and removed afterwards; yields its outputs file."""
-    from app_code.local import twin
-
-    parent = Path(tempfile.mkdtemp(prefix=f"twin-{env}-bench-"))
-    os.chmod(parent, 0o711)  # PostgreSQL runs as an unprivileged user when we are root: it must get through
-    state = parent / "state"
-    try:
-        yield twin.up(env, state_dir=state, cdk_out=cdk_out).outputs_file
-    finally:
-        twin.down(env, state_dir=state)
-        shutil.rmtree(parent, ignore_errors=True)
-
-
-@contextmanager
-def bench_outputs(outputs: Path | None, env: str, cdk_out: Path | None) -> Iterator[Path]:
-    """--outputs as given, or a throwaway twin when there is none."""
-    if outputs is not None:
-        yield outputs
-    else:
-        with throwaway_twin(env, cdk_out) as path:
-            yield path

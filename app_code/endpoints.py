@@ -8,6 +8,7 @@ looked at when a workload asks for it, so `run dynamo` works with an outputs fil
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -15,10 +16,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from app_code.aws_session import TWIN_CREDENTIALS, isolated_session, no_proxies, user_session
+
 STACK_SUFFIXES = ("Network", "Database", "Dynamo", "Cache")
 DB_ENGINES = ("postgres", "mysql", "aurora-postgresql", "aurora-mysql")
 CACHE_ENGINES = ("valkey", "redis")
-TWIN_CREDENTIALS = ("twin", "twin")
 
 
 class EndpointsError(Exception):
@@ -51,31 +53,29 @@ class AwsTarget:
     region: str | None = None
     endpoint_url: str | None = None
     ca_bundle: str | None = None  # the trust store for the data tier's TLS (RDS/ElastiCache CA, or the twin's CA)
-    # moto accepts any signature, but boto3 refuses to send unsigned requests: the twin gets placeholder keys
-    # instead of whatever real credentials the machine may hold.
+    # The twin: placeholder keys, and a session that reads nothing of the user's AWS configuration.
     static_credentials: tuple[str, str] | None = None
+    profile: str | None = None  # AWS: the user's named profile (None: AWS_PROFILE or the default chain)
 
     def _kwargs(self, max_attempts: int, config: dict[str, Any]) -> dict[str, Any]:
         from botocore.config import Config
 
         # Standard mode retries throttling and transient errors with jittered backoff, a bounded number of times.
-        settings = {"connect_timeout": 5, "read_timeout": 30, **config}
+        settings = {"connect_timeout": 5, "read_timeout": 30, **(no_proxies() if self.static_credentials else {}),
+                    **config}
         cfg = Config(retries={"mode": "standard", "max_attempts": max_attempts}, **settings)
         return {"region_name": self.region, "endpoint_url": self.endpoint_url, "config": cfg}
 
-    def _session(self):
-        import boto3
-
+    def session(self):
         if self.static_credentials:
-            key, secret = self.static_credentials
-            return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret)
-        return boto3.session.Session()
+            return isolated_session(self.region, self.static_credentials)
+        return user_session(self.profile, self.region)
 
     def client(self, service: str, *, max_attempts: int = 5, **config: Any):
-        return self._session().client(service, **self._kwargs(max_attempts, config))
+        return self.session().client(service, **self._kwargs(max_attempts, config))
 
     def resource(self, service: str, *, max_attempts: int = 5, **config: Any):
-        return self._session().resource(service, **self._kwargs(max_attempts, config))
+        return self.session().resource(service, **self._kwargs(max_attempts, config))
 
 
 @dataclass(frozen=True)
@@ -331,5 +331,5 @@ def _with_region_default(aws: AwsTarget, stacks: dict[str, dict[str, str]]) -> A
         for outs in stacks.values():
             for key in ("TableArn", "SecretArn", "AuthSecretArn"):
                 region = region or _region_from_arn(outs.get(key, ""))
-    return AwsTarget(region=region, endpoint_url=aws.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
-                     ca_bundle=aws.ca_bundle, static_credentials=aws.static_credentials)
+    return dataclasses.replace(aws, region=region,
+                               endpoint_url=aws.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))

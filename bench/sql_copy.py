@@ -16,8 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_twin import bench_outputs  # noqa: E402
+
 from app_code.data import products  # noqa: E402
-from app_code.demo import bench_outputs  # noqa: E402
 from app_code.endpoints import Endpoints  # noqa: E402
 from app_code.sql import COLUMNS, SqlClient, execute, row_of  # noqa: E402
 

@@ -15,22 +15,24 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
+from app_code.aws_session import isolated_session, no_proxies
 from app_code.local import ports
 from app_code.local.procs import spawn, start_on_free_port
 from app_code.local.spec import NetworkResource, TableSpec
 from app_code.local.state import State
 
 READY_TIMEOUT = 30
-# moto accepts any credentials; boto3 only needs some to sign with.
-CREDENTIALS = {"aws_access_key_id": "twin", "aws_secret_access_key": "twin"}
+
+
+# Loopback is reached directly: an HTTP(S)_PROXY of the user's shell would carry the probe elsewhere.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def http_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=1) as response:
+        with _DIRECT.open(url, timeout=1) as response:
             return bool(response.status < 500)
     except urllib.error.HTTPError as err:
         return err.code < 500
@@ -52,7 +54,11 @@ class MotoTwin:
     def start(self) -> None:
         log = self.state.path("logs", "moto.log")
         log.parent.mkdir(exist_ok=True)
-        env = {**os.environ, "MOTO_ACCOUNT_ID": self.account, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
+        # The server runs boto3 inside (moto's backends): none of the user's AWS settings may reach it either.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {
+            "MOTO_ACCOUNT_ID": self.account, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+            "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_ACCESS_KEY_ID": "twin", "AWS_SECRET_ACCESS_KEY": "twin", "AWS_DEFAULT_REGION": self.region}
 
         def start(port: int) -> tuple[Any, Any]:
             self.port = port
@@ -69,9 +75,9 @@ class MotoTwin:
         # Building a boto3 client costs a few hundred ms (it loads the service model): build each once.
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = boto3.session.Session(region_name=self.region, **CREDENTIALS).client(
+                self._clients[service] = isolated_session(self.region).client(
                     service, endpoint_url=self.endpoint_url,
-                    config=Config(retries={"mode": "standard", "max_attempts": 3}))
+                    config=Config(retries={"mode": "standard", "max_attempts": 3}, **no_proxies()))
             return self._clients[service]
 
     # -- resources ------------------------------------------------------------------------------

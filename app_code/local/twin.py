@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app_code.aws_session import TWIN_CREDENTIALS
+from app_code.endpoints import AwsTarget
 from app_code.local import binaries, ports, templates
-from app_code.local.moto_server import CREDENTIALS, MotoTwin, http_ok
+from app_code.local.moto_server import MotoTwin, http_ok
 from app_code.local.outputs import Physical, Resolver
 from app_code.local.postgres import PostgresTwin
 from app_code.local.procs import is_running, stop
@@ -66,12 +68,10 @@ class Twin:
         """Outputs of `<env>-<concern>` (Database, Dynamo, Cache, Network)."""
         return self.outputs[f"{self.env}-{concern}"]
 
-    @property
-    def aws_env(self) -> dict[str, str]:
-        """Environment variables that point boto3 (and the AWS CLI) at the twin's moto."""
-        return {"AWS_ENDPOINT_URL": self.aws_endpoint_url, "AWS_DEFAULT_REGION": self.region,
-                "AWS_REGION": self.region, "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
-                "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"]}
+    def client(self, service: str) -> Any:
+        """A boto3 client of the twin's moto, isolated from the user's AWS configuration."""
+        return AwsTarget(region=self.region, endpoint_url=self.aws_endpoint_url,
+                         static_credentials=TWIN_CREDENTIALS).client(service)
 
 
 # -- up ------------------------------------------------------------------------------------------

@@ -1,0 +1,43 @@
+"""`ops teardown-check|backup|restore-table`: app_code.ops's operations, with what they found or made printed."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from app_code.endpoints import AwsTarget, Endpoints
+from app_code.errors import EXIT_FAILED, EXIT_OK
+
+
+def teardown_check(env: str, aws: AwsTarget, console: Console | None = None) -> int:
+    from app_code.ops import teardown_report
+
+    left = teardown_report(env, aws)
+    console = console or Console()
+    if not left:
+        console.print(f"{env}: nothing left behind")
+        return EXIT_OK
+    table = Table(title=f"{env}: left behind after cdk destroy")
+    for column in ("kind", "resource", "stack"):
+        table.add_column(column)
+    for item in left:
+        table.add_row(item.kind, item.name, item.stack)
+    console.print(table)
+    return EXIT_FAILED
+
+
+def backup(endpoints: Endpoints, console: Console | None = None) -> int:
+    from app_code.ops import backup as make_backups
+
+    for made in make_backups(endpoints):
+        (console or Console()).print(f"{made.what}: {made.id} ({made.detail})")
+    return EXIT_OK
+
+
+def restore_table(endpoints: Endpoints, target: str, console: Console | None = None) -> int:
+    from app_code.ops import restore_table_to_latest
+
+    table = restore_table_to_latest(endpoints, target)
+    (console or Console()).print(f"restored into {table['TableName']}: {table.get('ItemCount', '?')} items, "
+                                 f"{table['TableStatus']}")
+    return EXIT_OK
