@@ -3,11 +3,15 @@
 
 import sys
 
-import aws_cdk as cdk
+from stacks.node_runtime import prefer_interpreter_node
 
-from stacks.compliance import add_compliance_checks
-from stacks.config import ConfigError, load_config
-from stacks.data_tier import build_data_tier
+prefer_interpreter_node()  # before aws_cdk starts jsii's node
+
+import aws_cdk as cdk  # noqa: E402
+
+from stacks.compliance import add_compliance_checks  # noqa: E402
+from stacks.config import ConfigError, load_config  # noqa: E402
+from stacks.data_tier import build_data_tier  # noqa: E402
 
 
 def main() -> None:
