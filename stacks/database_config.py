@@ -137,8 +137,8 @@ class DatabaseConfig(_Strict):
         if self.backup_plan_retention_days and self.removal == "destroy":
             raise ValueError(f"backup_plan_retention_days={self.backup_plan_retention_days} is not allowed with "
                              "removal='destroy': the backup vault outlives `cdk destroy` while the key of its "
-                             "recovery points does not; set removal 'snapshot' (or, unset, the environment's "
-                             "removal 'retain')")
+                             "recovery points does not; set removal 'snapshot', or leave it unset in an "
+                             "environment with removal 'retain'")
         if self.performance_insights_retention_days not in PI_RETENTION_DAYS:
             raise ValueError(f"performance_insights_retention_days={self.performance_insights_retention_days} is not "
                              "allowed: 7, a multiple of 31 up to 713, or 731")

@@ -111,7 +111,7 @@ def test_cross_field_checks_see_the_resolved_removal() -> None:
     assert str(err.value) == (
         "config error: environments.scratch.database.backup_plan_retention_days=35 is not allowed with "
         "removal='destroy': the backup vault outlives `cdk destroy` while the key of its recovery points does not; "
-        "set removal 'snapshot' (or, unset, the environment's removal 'retain')")
+        "set removal 'snapshot', or leave it unset in an environment with removal 'retain'")
 
 
 def test_a_bad_environment_removal_is_the_one_error() -> None:
