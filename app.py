@@ -22,6 +22,8 @@ def main() -> None:
         # One line, no traceback: the message names the key, the value and what is allowed.
         print(err, file=sys.stderr)
         sys.exit(1)
+    for warning in config.warnings:
+        print(warning, file=sys.stderr)
     build_data_tier(app, config)
     add_compliance_checks(app)
     app.synth()

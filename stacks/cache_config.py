@@ -68,7 +68,8 @@ class CacheConfig(_Strict):
     snapshot_window: str = "03:00-04:00"
     maintenance_window: str = "sun:05:00-sun:06:00"
     log_retention_days: Annotated[int, AfterValidator(_retention)] = 30
-    # 'snapshot' takes a final snapshot when the stack is deleted; None follows the environment's removal.
+    # 'snapshot' takes a final snapshot when the stack is deleted. Null follows the environment's `removal`
+    # (stacks/retention.py: `retain` means 'snapshot'); inside an EnvConfig it is never null.
     removal: Literal["destroy", "snapshot"] | None = None
     alarms: CacheAlarmConfig = CacheAlarmConfig()
 

@@ -24,7 +24,9 @@ class CacheStack(Stack):
                  **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         cfg = config.cache
-        final_snapshot = (cfg.removal or ("snapshot" if config.removal == "retain" else "destroy")) == "snapshot"
+        # EnvConfig has resolved it from the environment's removal unless the config set it.
+        assert cfg.removal is not None
+        final_snapshot = cfg.removal == "snapshot"
         alarm_topic = AlarmTopic(self, "Alarms", description=f"{config.name} cache",
                                  removal_policy=RemovalPolicy.RETAIN if final_snapshot else RemovalPolicy.DESTROY)
         self.cache = CacheReplicationGroup(

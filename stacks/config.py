@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from stacks.cache_config import CacheConfig
 from stacks.database_config import DatabaseConfig
 from stacks.dynamo_config import DynamoConfig
+from stacks.retention import data_loss_warnings, follow_environment
 
 DEFAULT_ENV = "dev"
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
@@ -76,12 +77,25 @@ class EnvConfig(Strict):
     name: str
     account: Annotated[str, Field(pattern=r"^[0-9]{12}$")]
     region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")]
+    # The one switch that keeps the data: the stores' removal and deletion_protection follow it unless set.
     removal: Literal["destroy", "retain"] = "destroy"
     termination_protection: bool = False
     network: NetworkConfig = NetworkConfig()
     database: DatabaseConfig = DatabaseConfig()
     dynamo: DynamoConfig = DynamoConfig()
     cache: CacheConfig = CacheConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stores_follow_removal(cls, data: Any) -> Any:
+        # Before the stores validate, so that their own cross-field checks see the resolved values.
+        return follow_environment(data, cls.model_fields["removal"].default)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """One line per explicit store key that loses data although this environment retains."""
+        return data_loss_warnings(self.name, self.removal,
+                                  {"database": self.database, "dynamo": self.dynamo, "cache": self.cache})
 
     def stack_name(self, concern: str) -> str:
         return f"{self.name}-{concern}"

@@ -68,10 +68,12 @@ class DatabaseConfig(_Strict):
     backup_plan_retention_days: int | None = Field(default=None, ge=1, le=36500)
     # CKV_AWS_304 (and good sense) want credentials rotated at least every 90 days.
     secret_rotation_days: int = Field(default=30, ge=1, le=90)
-    deletion_protection: bool = False
+    # Both null follow the environment's `removal` (stacks/retention.py): `retain` means protection on and
+    # `snapshot`, `destroy` means off and `destroy`. Inside an EnvConfig they are never null.
+    deletion_protection: bool | None = None
     # `snapshot` keeps a final snapshot (plus the key, secret and logs it needs); there is no `retain`, which
     # would have to keep the security group, subnet and parameter groups alive around an orphaned instance.
-    removal: Literal["destroy", "snapshot"] = "destroy"
+    removal: Literal["destroy", "snapshot"] | None = None
     log_retention_days: LogRetentionDays = 30
     monitoring_interval_seconds: Literal[1, 5, 10, 15, 30, 60] = 60
     performance_insights_retention_days: int = 7
@@ -135,7 +137,8 @@ class DatabaseConfig(_Strict):
         if self.backup_plan_retention_days and self.removal == "destroy":
             raise ValueError(f"backup_plan_retention_days={self.backup_plan_retention_days} is not allowed with "
                              "removal='destroy': the backup vault outlives `cdk destroy` while the key of its "
-                             "recovery points does not; use removal 'snapshot'")
+                             "recovery points does not; set removal 'snapshot', or leave it unset in an "
+                             "environment with removal 'retain'")
         if self.performance_insights_retention_days not in PI_RETENTION_DAYS:
             raise ValueError(f"performance_insights_retention_days={self.performance_insights_retention_days} is not "
                              "allowed: 7, a multiple of 31 up to 713, or 731")

@@ -47,6 +47,8 @@ class DatabaseStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         cfg = config.database
         flavor = FLAVORS[cfg.engine]
+        # EnvConfig has resolved both from the environment's removal unless the config set them.
+        assert cfg.removal is not None and cfg.deletion_protection is not None
         removal = _REMOVAL[cfg.removal]
         # A final snapshot stays encrypted with the data key and restores with the secret's password, so both
         # (and the logs of what happened before) outlive the database.

@@ -88,8 +88,10 @@ class DynamoConfig(_Strict):
     ttl_attribute: str | None = Field(default="expires_at", min_length=1, max_length=255)
     stream: Literal["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"] | None = None
     encryption: Literal["aws_owned", "customer_managed"] = "aws_owned"
-    deletion_protection: bool = False
-    removal: Literal["destroy", "retain"] = "destroy"
+    # Both null follow the environment's `removal` (stacks/retention.py): `retain` means protection on and
+    # `retain`, `destroy` means off and `destroy`. Inside an EnvConfig they are never null.
+    deletion_protection: bool | None = None
+    removal: Literal["destroy", "retain"] | None = None
     throttle_alarm_threshold: int = Field(default=1, ge=1)
     capacity_alarm_percent: int = Field(default=80, ge=10, le=100)
 

@@ -63,6 +63,8 @@ class DynamoStack(Stack):
                  **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         cfg = config.dynamo
+        # EnvConfig has resolved both from the environment's removal unless the config set them.
+        assert cfg.removal is not None and cfg.deletion_protection is not None
         removal = RemovalPolicy.RETAIN if cfg.removal == "retain" else RemovalPolicy.DESTROY
         key = None
         if cfg.encryption == "customer_managed":

@@ -47,9 +47,15 @@ class Synthesized:
 
 
 def synthesize(env: str, outdir: Path, *, overrides: Mapping[str, Any] | None = None,
-               compliance: bool = True) -> Synthesized:
-    """Synthesize one environment into `outdir`, optionally deep-merging `overrides` into its config."""
+               environment: Mapping[str, Any] | None = None, compliance: bool = True) -> Synthesized:
+    """Synthesize one environment into `outdir`, optionally deep-merging `overrides` into its config.
+
+    `environment` adds (or replaces) the whole entry `env` of the map: the one way to test a config that
+    leaves keys out, since overrides cannot remove any.
+    """
     context = project_context()
+    if environment is not None:
+        context["environments"] = {**context["environments"], env: copy.deepcopy(dict(environment))}
     if overrides:
         context["environments"] = copy.deepcopy(context["environments"])
         _deep_merge(context["environments"][env], overrides)
@@ -95,6 +101,21 @@ def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Syn
         key = json.dumps([env, overrides, compliance], sort_keys=True)
         if key not in cache:
             cache[key] = synthesize(env, tmp_path_factory.mktemp(f"cdk.out.{env}.variant"), overrides=overrides,
+                                    compliance=compliance)
+        return cache[key]
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def synth_environment(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synthesized]:
+    """Synthesize an environment given whole (for example one holding only account, region and removal)."""
+    cache: dict[str, Synthesized] = {}
+
+    def build(env: str, environment: Mapping[str, Any], compliance: bool = True) -> Synthesized:
+        key = json.dumps([env, environment, compliance], sort_keys=True)
+        if key not in cache:
+            cache[key] = synthesize(env, tmp_path_factory.mktemp(f"cdk.out.{env}.whole"), environment=environment,
                                     compliance=compliance)
         return cache[key]
 

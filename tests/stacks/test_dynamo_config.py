@@ -100,8 +100,8 @@ def test_defaults_are_the_documented_ones() -> None:
         ("gsi1", "gsi1pk", "gsi1sk", "ALL")]
     assert (cfg.lsis, cfg.billing, cfg.pitr_recovery_days, cfg.stream, cfg.encryption) == (
         (), "on_demand", 35, None, "aws_owned")
-    # A table built from defaults tears down clean; prod opts into keeping data through its own keys.
-    assert (cfg.deletion_protection, cfg.removal) == (False, "destroy")
+    # Unset, both follow the environment's removal (tests/stacks/test_removal.py).
+    assert (cfg.deletion_protection, cfg.removal) == (None, None)
 
 
 def test_provisioned_gsis_may_override_the_tables_capacity() -> None:
