@@ -560,8 +560,7 @@ def _login_refused(exc: BaseException) -> bool:
         return True
     if "password authentication failed" in str(exc):  # libpq reports a refused login without a SQLSTATE
         return True
-    args = getattr(exc, "args", ())
-    return bool(args) and args[0] == 1045
+    return bool(exc.args) and exc.args[0] == 1045
 
 
 def _server_reason(exc: BaseException) -> str:
