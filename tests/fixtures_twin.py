@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from app_code.local import binaries
 from app_code.local import twin as twin_mod
 from app_code.local.twin import Twin
 
@@ -62,6 +63,19 @@ SHAPES: dict[str, Shape] = {
     }),
 }
 TWINS = ("dev", "prod", *SHAPES)
+
+
+TWIN_FIXTURES = {"twin", "twin_prod", "twin_cluster", "twin_factory"}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A missing engine (PostgreSQL, MariaDB, redis-server) is one error before any test runs: never a skip, and
+    not the same failure once per test that needs a twin."""
+    needs_engines = any(item.get_closest_marker("engines") or TWIN_FIXTURES & set(getattr(item, "fixturenames", ()))
+                        for item in session.items)
+    problems = binaries.missing() if needs_engines else []
+    if problems:
+        raise pytest.UsageError(f"the local twin's engines are missing: {'; '.join(problems)}")
 
 
 def env_of(name: str) -> str:
