@@ -14,6 +14,8 @@ import boto3
 import psycopg
 import pymysql
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from app_code.local.twin import Twin
 
@@ -230,17 +232,20 @@ def _observe_mysql(twin: Twin, outputs: dict[str, str], creds: dict[str, Any]) -
 def _observe_cache(twin: Twin, outputs: dict[str, str]) -> tuple[dict[str, Any], str]:
     host, port = _host_port(outputs["Endpoint"], outputs["Port"])
     secret = _secret(twin, outputs["AuthSecretArn"]) if outputs.get("AuthSecretArn") else {}
+    once = {"retry": Retry(NoBackoff(), 0)}  # a refusal is the answer: redis-py would retry it for seconds
     try:
-        redis.Redis(host=host, port=port, socket_timeout=2, socket_connect_timeout=2).ping()
+        redis.Redis(host=host, port=port, socket_timeout=2, socket_connect_timeout=2, **once).ping()
         tls = False
     except (redis.ConnectionError, redis.AuthenticationError, redis.ResponseError):
         tls = True
-    def connect(username: str | None, password: str | None) -> redis.Redis:
+
+    def connect(username: str | None, password: str | None, **extra: Any) -> redis.Redis:
         return redis.Redis(host=host, port=port, username=username, password=password, ssl=tls,
-                           ssl_ca_certs=twin.ca_bundle if tls else None, socket_timeout=3, decode_responses=True)
+                           ssl_ca_certs=twin.ca_bundle if tls else None, socket_timeout=3, decode_responses=True,
+                           **extra)
 
     try:
-        connect(None, None).ping()
+        connect(None, None, **once).ping()
         auth = False
     except (redis.AuthenticationError, redis.ResponseError):
         auth = True
