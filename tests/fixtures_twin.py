@@ -29,6 +29,7 @@ from app_code.local import twin as twin_mod
 from app_code.local.twin import Twin
 
 _AURORA = {"multi_az": None, "allocated_storage_gib": None, "max_allocated_storage_gib": None}
+_CAPACITY = {"min": 5, "max": 100, "target_utilization": 60}
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,23 @@ SHAPES: dict[str, Shape] = {
         "database": {"engine": "aurora-postgresql", **_AURORA},
         "cache": {"auth": "rbac", "username": "worker"},
     }),
-    "aurora-mysql-rbac-cluster": Shape("prod", "Aurora MySQL (writer and reader), a Redis OSS cluster (2 shards) "
-                                               "with an RBAC user", {
+    "aurora-mysql-rbac-cluster-provisioned": Shape("prod", "Aurora MySQL (writer and reader), a Redis OSS cluster "
+                                                           "(2 shards) with an RBAC user, a provisioned table", {
         "database": {"engine": "aurora-mysql", "engine_version": "8.0.mysql_aurora.3.10.1", "port": 3307,
                      "read_replicas": 1, **_AURORA},
         "cache": {"engine": "redis", "engine_version": "7.1", "auth": "rbac", "cluster_mode": "enabled",
                   "shards": 2},
+        "dynamo": {"billing": "provisioned", "read_capacity": _CAPACITY, "write_capacity": _CAPACITY, "gsis": [
+            {"name": "gsi1", "partition_key": {"name": "gsi1pk"}, "sort_key": {"name": "gsi1sk"}},
+            {"name": "gsi2", "partition_key": {"name": "gsi2pk"}, "sort_key": {"name": "gsi2sk", "type": "N"},
+             "projection": "INCLUDE", "non_key_attributes": ["status", "total"]},
+        ]},
+    }),
+    "no-replicas-key-only-table": Shape("dev", "RDS PostgreSQL without read replicas, a table with a partition key "
+                                               "only and no indexes, stream or TTL", {
+        "database": {"read_replicas": 0, "alarm_topic": False},
+        # `false`, not null: CDK drops nulls from context.
+        "dynamo": {"sort_key": False, "gsis": [], "lsis": [], "stream": False, "ttl_attribute": False},
     }),
 }
 TWINS = ("dev", "prod", *SHAPES)

@@ -190,7 +190,7 @@ SHAPE_MUTATIONS: dict[str, tuple[str, Callable[[Templates], None], str]] = {
     "require_secure_transport off": ("mysql-no-nat", _secure_transport_off, "database.tls_required"),
     "one more Aurora reader": ("aurora-postgresql-rbac", _one_more_aurora_reader, "database.replicas"),
     "the RBAC user group removed": ("aurora-postgresql-rbac", _user_group_removed, "cache.auth"),
-    "one more shard of the RBAC cluster": ("aurora-mysql-rbac-cluster", _one_more_shard, "cache.shards"),
+    "one more shard of the RBAC cluster": ("aurora-mysql-rbac-cluster-provisioned", _one_more_shard, "cache.shards"),
 }
 
 

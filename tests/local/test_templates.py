@@ -86,7 +86,7 @@ def test_mysql_with_require_secure_transport(name: str, twin_assembly: Assembly)
     assert len(db.reader_ids) == 1 and db.cluster_id is None
 
 
-@pytest.mark.parametrize("name", ["aurora-postgresql-rbac", "aurora-mysql-rbac-cluster"])
+@pytest.mark.parametrize("name", ["aurora-postgresql-rbac", "aurora-mysql-rbac-cluster-provisioned"])
 def test_aurora_writer_readers_and_cluster_parameters(name: str, twin_assembly: Assembly) -> None:
     shape = SHAPES[name]
     stacks = stacks_of(twin_assembly(name), shape.env, "Database")
@@ -183,7 +183,7 @@ def test_cache_without_tls_and_auth(tmp_path: Path, dev: Synthesized) -> None:
     assert cache is not None and (cache.tls, cache.auth, cache.auth_secret_id) == (False, False, None)
 
 
-@pytest.mark.parametrize("name", ["aurora-postgresql-rbac", "aurora-mysql-rbac-cluster"])
+@pytest.mark.parametrize("name", ["aurora-postgresql-rbac", "aurora-mysql-rbac-cluster-provisioned"])
 def test_cache_rbac_users(name: str, twin_assembly: Assembly, request: pytest.FixtureRequest) -> None:
     shape = SHAPES[name]
     cfg = _cache_cfg(request.getfixturevalue(shape.env).config, name)
@@ -227,6 +227,22 @@ def test_table_keys_indexes_ttl_stream(env: str, request: pytest.FixtureRequest)
     assert (table.billing_mode, table.ttl_attribute, table.stream_view_type) == \
         ("PAY_PER_REQUEST", cfg.ttl_attribute, cfg.stream)
     assert table.pitr and table.deletion_protection == cfg.deletion_protection and table.table_name is None
+
+
+def test_provisioned_table_capacity_and_an_include_projection(twin_assembly: Assembly) -> None:
+    name = "aurora-mysql-rbac-cluster-provisioned"
+    cfg = SHAPES[name].overrides["dynamo"]
+    (table,) = templates.load(SHAPES[name].env, twin_assembly(name)).tables
+    assert (table.billing_mode, table.read_capacity, table.write_capacity) == \
+        ("PROVISIONED", cfg["read_capacity"]["min"], cfg["write_capacity"]["min"])
+    assert [(g.name, g.projection_type, g.non_key_attributes) for g in table.gsis] == \
+        [("gsi1", "ALL", ()), ("gsi2", "INCLUDE", ("status", "total"))]
+
+
+def test_a_table_with_a_partition_key_only(twin_assembly: Assembly) -> None:
+    (table,) = templates.load("dev", twin_assembly("no-replicas-key-only-table")).tables
+    assert table.key_schema == (("pk", "HASH"),) and table.attributes == (("pk", "S"),)
+    assert (table.gsis, table.lsis, table.ttl_attribute, table.stream_view_type) == ((), (), None, None)
 
 
 def test_secret_roles(dev: Synthesized) -> None:
