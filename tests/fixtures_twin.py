@@ -3,7 +3,8 @@
 `twin` is the dev twin (PostgreSQL, cluster mode disabled), `twin_prod` the prod one (cluster mode
 enabled), `twin_cluster` the prod twin (an error, not a skip, if prod's cache ever stops being a
 cluster), and `twin_factory(name)` any of them by name: `dev`, `prod` or one of `SHAPES`, the config
-variants that cover what dev and prod do not (the other engines, Aurora, RBAC, no NAT). A shape is
+variants that cover what dev and prod do not (the other engines, Aurora, RBAC, no NAT, no replicas,
+key-only and provisioned tables). A shape is
 synthesized through `synth_variant`, so its twin comes up from the templates `cdk synth` writes for
 that config, never from a hand-written copy.
 

@@ -1,5 +1,6 @@
 """The twin on every configurable shape: each comes up from the templates `cdk synth` writes for its config
-(tests/fixtures_twin.py SHAPES: MySQL, Aurora PostgreSQL and MySQL, RBAC with cluster mode off and on, no NAT),
+(tests/fixtures_twin.py SHAPES: MySQL, Aurora PostgreSQL and MySQL, RBAC with cluster mode off and on, no NAT,
+no replicas, key-only and provisioned tables),
 and every workload verifies on it. dev and prod, the other shapes, run the full workloads in tests/app_code.
 
 The workloads run at a reduced size here (a 200-product catalog, fewer keys and round trips): the point is
