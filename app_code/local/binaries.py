@@ -71,3 +71,28 @@ def mariadb_bindir() -> tuple[Path, Path]:
         raise MissingBinary("mariadbd" if server is None else "mariadb-install-db", MARIADB_HINT,
                             f"TWIN_MARIADB_BINDIR={override}" if override else "searched PATH, /usr/sbin, /usr/bin")
     return server, install
+
+
+def missing() -> list[str]:
+    """One message per engine the twin cannot start here (PostgreSQL, MariaDB, redis-server); empty when all are."""
+    found = []
+    for probe in (postgres_bindir, mariadb_bindir, redis_server):
+        try:
+            probe()
+        except MissingBinary as err:
+            found.append(str(err))
+    return found
+
+
+def main() -> int:
+    """`python3 -m app_code.local.binaries`: exit 1 with one line naming every missing engine (stdlib only, so it
+    runs before the venv exists)."""
+    problems = missing()
+    if problems:
+        print(f"the local twin's engines are missing: {'; '.join(problems)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -96,7 +96,22 @@ def _print_status(args: argparse.Namespace, console: Console) -> bool:
         table.add_row(_short(row["name"]), row["role"], str(row["port"]), str(row["pid"]),
                       f"[green]{row['health']}[/]" if ok else f"[red]{row['health']}[/]", row["replication"])
     console.print(table)
+    _print_engines(twin.engine_versions(args.env, state_dir=args.state_dir), console)
     return healthy
+
+
+def _print_engines(engines: dict[str, Any], console: Console) -> None:
+    """The template's engine next to the one the twin runs: features newer than the local one are missing."""
+    if not engines:
+        return
+    table = Table(title="engines: template vs local")
+    for column in ("component", "template", "local", ""):
+        table.add_column(column, no_wrap=True)
+    for component, info in sorted(engines.items()):
+        same = bool(info.get("matches"))
+        table.add_row(component, str(info.get("template")), str(info.get("local")),
+                      "[green]same[/]" if same else "[yellow]differs[/]")
+    console.print(table)
 
 
 def _short(name: str) -> str:
