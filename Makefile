@@ -10,7 +10,7 @@ ENV ?= dev
 VENV_STAMP := $(VENV)/.stamp-requirements
 NODE_STAMP := node_modules/.stamp-lock
 
-.PHONY: setup test demo synth lint clean bench
+.PHONY: setup test demo synth lint clean bench docs diagram
 setup: $(VENV_STAMP) $(NODE_STAMP)
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt
@@ -37,6 +37,13 @@ demo: setup
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Generated docs: each synthesizes dev and prod first when their cdk.out.<env> is missing or stale.
+docs: setup
+	$(BIN)/python -m docgen reference
+
+diagram: setup
+	@$(BIN)/python -m docgen diagram
 
 clean:
 	rm -rf cdk.out .pytest_cache
