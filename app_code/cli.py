@@ -1,4 +1,4 @@
-"""`python -m app_code run|ops|demo|local`: argument parsing, and the dispatch to each command's own module.
+"""`python -m app_code run|ops|demo|local|cost`: argument parsing, and the dispatch to each command's own module.
 
 Exit codes: 0 all verified, 1 a workload failed or a check did not verify, 2 bad input (unknown workload,
 missing or malformed outputs, endpoints that do not answer), always as one line on stderr.
@@ -81,6 +81,16 @@ def build_parser() -> Parser:
     demo.add_argument("--state-dir", type=Path, help="the twin's state directory (default: .twin/<env>)")
     demo.set_defaults(handler=cmd_demo)
 
+    cost = sub.add_parser("cost", help="estimated monthly cost of an environment, from its synthesized templates")
+    cost.add_argument("-e", "--env", required=True, help="environment of cdk.json")
+    cost.add_argument("--json", action="store_true", help="the rows and the total as one JSON object")
+    cost.add_argument("--cdk-out", type=Path, metavar="DIR",
+                      help="a cloud assembly of the environment (default: cdk.out.<env>, synthesized when stale)")
+    cost.add_argument("--live", action="store_true",
+                      help="instance prices from the AWS Price List API (needs AWS credentials) instead of the sheet")
+    cost.add_argument("--profile", metavar="NAME", help="AWS profile for --live")
+    cost.set_defaults(handler=cmd_cost)
+
     _register_local(sub)
     return parser
 
@@ -140,6 +150,12 @@ def cmd_demo(args: argparse.Namespace, console=None) -> int:
     from app_code.demo import demo
 
     return demo(args.env, keep=args.keep, state_dir=args.state_dir)
+
+
+def cmd_cost(args: argparse.Namespace, console=None) -> int:
+    from app_code.cost.command import cost
+
+    return cost(args.env, as_json_output=args.json, cdk_out=args.cdk_out, live=args.live, profile=args.profile)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
