@@ -35,8 +35,12 @@ lint: setup
 demo: setup
 	$(BIN)/python -m app_code demo --env $(ENV)
 
+# Every bench in bench/ (its helpers aside) writes its figures to .bench/, and the report renders them.
+BENCHES := $(filter-out bench/bench_twin.py bench/results.py bench/report.py,$(wildcard bench/*.py))
 bench: setup
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@rm -rf .bench && mkdir -p .bench
+	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python $$b --json .bench/$$(basename $$b .py).json || exit 1; done
+	$(BIN)/python bench/report.py .bench docs/benchmarks.md
 
 # Generated docs: each synthesizes dev and prod first when their cdk.out.<env> is missing or stale.
 docs: setup

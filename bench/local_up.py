@@ -20,6 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from results import BenchResult, Figure  # noqa: E402
+
 from app_code.local import templates  # noqa: E402
 
 TARGET_S = 15.0
@@ -52,7 +54,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--env", action="append", help="environment(s) to measure (default: dev and prod)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="write the figures here for bench/report.py")
     args = parser.parse_args()
+    result = BenchResult("local_up.py")
     worst = 0.0
     for env in args.env or ["dev", "prod"]:
         cdk_out = templates.locate(env, echo=lambda message: print(f"  {message}"))
@@ -62,7 +66,11 @@ def main() -> int:
         print(f"local up -e {env}: median {median:.1f}s over {len(runs)} runs "
               f"({', '.join(f'{r:.1f}' for r in runs)}), target < {TARGET_S:.0f}s: ratio {median / TARGET_S:.2f} "
               f"({'ok' if median < TARGET_S else 'OVER'})")
+        result.figures.append(Figure(f"`local up -e {env}` to healthy (s)", f"{TARGET_S:.0f} s",
+                                     [r / TARGET_S for r in runs], 1.0, higher_is_better=False,
+                                     detail=f"runs {', '.join(f'{r:.1f}' for r in runs)} s"))
     print(f"load average during the runs: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    result.write(args.json)
     return 0 if worst < 1 else 1
 
 
