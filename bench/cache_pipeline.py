@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -82,7 +83,7 @@ def main() -> int:
     if stored != [value.decode()] * len(commands):
         print("FAIL: values read back differ")
         return 1
-    ratio = best_ours / best_ref
+    ratio = statistics.median(ratios)  # what the report shows: the median of the per-round ratios
     print(f"redis-benchmark -c 1 -P 32 -t set   {best_ref:>10,.0f} SET/s")
     print(f"app_code pipelined SET (batch {args.batch})  {best_ours:>10,.0f} SET/s")
     print(f"ratio {ratio:.2f}x redis-benchmark (target >= {TARGET}x): {'OK' if ratio >= TARGET else 'BELOW TARGET'}")
