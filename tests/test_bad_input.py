@@ -275,6 +275,10 @@ ROWS = [
         '<secret>: password authentication failed for user "dbadmin"', 2,
         argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"twin"}),
         setup=twin_copy(with_secret('{ADMIN, "password": "not-the-password"}'))),
+    Row("secret-wrong-password-mysql", f"{RUN}database writer at <writer> refused the login of 'dbadmin' from secret "
+        "<secret>: Access denied for user 'dbadmin'@'127.0.0.1' (using password: YES)", 2,
+        argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"mysql_twin"}),
+        setup=twin_copy(with_secret('{ADMIN, "password": "not-the-password"}'))),
     # -- endpoints that are closed, silent, or something else --------------------------------------
     Row("endpoint-db-refused", f"{RUN}database writer at 127.0.0.1:<closed> is unreachable (Connection refused); "
         "is the twin up? (python -m app_code local up -e dev)", 2,
@@ -372,6 +376,11 @@ def _listener(speak: bytes | None) -> Iterator[int]:
 
 
 @pytest.fixture(scope="module")
+def mysql_twin(twin_factory: Callable[[str], Any]) -> Any:
+    return twin_factory("mysql-no-nat")
+
+
+@pytest.fixture(scope="module")
 def dev_out(dev: Any) -> Path:
     return Path(dev.outdir)
 
@@ -425,7 +434,7 @@ def test_bad_input(row: Row, tmp_path: Path, request: pytest.FixtureRequest, mon
     ctx = Ctx(tmp=tmp_path, values={"closed": str(_closed_port())})
     for need in sorted(row.needs):
         value = request.getfixturevalue(need)
-        if need == "twin":
+        if need in ("twin", "mysql_twin"):
             ctx.twin = value
             ctx.values["writer"] = value.stack("Database")["WriterEndpoint"]
             ctx.values["twin_dir"] = str(value.state_dir)
