@@ -19,6 +19,7 @@ class EncryptedLogGroup(Construct):
         removal_policy: RemovalPolicy,
         description: str,
         key: kms.IKey | None = None,
+        log_group_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         region = Stack.of(self).region
@@ -42,7 +43,11 @@ class EncryptedLogGroup(Construct):
         self.log_group = logs.LogGroup(
             self,
             "LogGroup",
+            log_group_name=log_group_name,
             retention=retention,
             encryption_key=key,
             removal_policy=removal_policy,
         )
+        cfn_log_group = self.log_group.node.default_child
+        assert isinstance(cfn_log_group, logs.CfnLogGroup)
+        self.cfn_log_group = cfn_log_group

@@ -26,6 +26,7 @@ from cdk_constructs.local_grantee import LocalGrantee
 from cdk_constructs.log_retention import retention_days
 from cdk_constructs.private_rotation import PrivateRotation
 from cdk_constructs.replicated_database import Backups, Observability, ReplicatedDatabase
+from cdk_constructs.secret_access import grant_secret_read
 from stacks.config import EnvConfig
 from stacks.database_config import DatabaseConfig
 from stacks.network_stack import NetworkStack
@@ -69,6 +70,10 @@ class DatabaseStack(Stack):
         self.secret = rds.DatabaseSecret(self, "Secret", username=cfg.admin_username, dbname=cfg.database_name,
                                          encryption_key=self.key)
         self.secret.apply_removal_policy(keep)
+        # app_code's own login, never the admin's: rotated multi-user, with the admin secret as its master.
+        self.app_secret = rds.DatabaseSecret(self, "AppSecret", username=cfg.app_username, dbname=cfg.database_name,
+                                             encryption_key=self.key, master_secret=self.secret)
+        self.app_secret.apply_removal_policy(keep)
         credentials = rds.Credentials.from_secret(self.secret, cfg.admin_username)
         topic = AlarmTopic(self, "Alarms", description=identifier) if cfg.alarm_topic else None
         thresholds = AlarmThresholds(**cfg.alarms.model_dump())
@@ -101,10 +106,12 @@ class DatabaseStack(Stack):
             target = self.database.writer
             backup_resources = [backup.BackupResource.from_rds_database_instance(self.database.writer)]
 
+        # Attached, the secret carries the endpoint too, as the multi-user rotation needs.
+        app_secret = self.app_secret.attach(target)
         self.rotation = PrivateRotation(
             self, "Rotation", target=target, port=cfg.port, vpc=vpc, subnets=network.data_subnets,
             every=Duration.days(cfg.secret_rotation_days), log_retention=retention_days(cfg.log_retention_days),
-            removal_policy=keep)
+            removal_policy=keep, user_secrets={"AppUserRotation": app_secret})
         if cfg.backup_plan_retention_days:
             # An hour after the automated backup window closes: RDS runs one snapshot at a time.
             start_hour = (int(cfg.backup_window.split("-")[1][:2]) + 1) % 24
@@ -113,9 +120,15 @@ class DatabaseStack(Stack):
         self.database.acknowledge_backup_plan(in_plan=bool(cfg.backup_plan_retention_days))
 
         grantee = LocalGrantee(self, "AppHostAccess", role=network.app_role,
-                               description="app_code's database access: the secret, and IAM login as the IAM user")
-        self.secret.grant_read(grantee)
+                               description="app_code's database access: the app user's secret, and IAM login as "
+                               "the IAM user")
+        grant_secret_read(grantee, self.app_secret, self.key)
         self.database.grant_connect(grantee, cfg.iam_auth_user)
+        # The bootstrap logs in as the admin to create the app and IAM users: from the bastion, nowhere else.
+        bootstrap = LocalGrantee(self, "BootstrapAccess", role=network.bastion_role,
+                                 description="One-time bootstrap from the bastion: the admin and app user secrets")
+        grant_secret_read(bootstrap, self.secret, self.key)
+        grant_secret_read(bootstrap, self.app_secret, self.key)
 
         CfnOutput(self, "WriterEndpoint", value=self.database.writer_endpoint.hostname,
                   description="Writer host")
@@ -125,7 +138,10 @@ class DatabaseStack(Stack):
                       description="Read replica hosts (or the Aurora reader endpoint), comma-separated")
         CfnOutput(self, "Port", value=str(cfg.port), description="Port of every endpoint")
         CfnOutput(self, "SecretArn", value=self.secret.secret_arn,
-                  description="Secrets Manager secret: {host, port, username, password, dbname, engine}")
+                  description="Admin secret (rotation and bootstrap only): {host, port, username, password, dbname, "
+                  "engine}")
+        CfnOutput(self, "AppSecretArn", value=self.app_secret.secret_arn,
+                  description="App user secret (app_code): {host, port, username, password, dbname, engine, masterarn}")
         CfnOutput(self, "Engine", value=cfg.engine)
         CfnOutput(self, "DatabaseName", value=cfg.database_name)
 

@@ -101,6 +101,8 @@ class NetworkStack(Stack):
         self.bastion_security_group: ec2.ISecurityGroup = self.bastion.security_group
         self.app_security_group: ec2.ISecurityGroup = self.app_host.security_group
         self.app_role: iam.IRole = self.app_host.role
+        # The operator's way in, and so the role that runs the one-time bootstrap of the application users.
+        self.bastion_role: iam.IRole = self.bastion.role
 
         CfnOutput(self, "VpcId", value=self.vpc.vpc_id, description="VPC of the data tier")
         CfnOutput(self, "BastionInstanceId", value=self.bastion.instance.instance_id,
