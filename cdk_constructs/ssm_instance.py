@@ -32,8 +32,12 @@ class SsmInstance(Construct):
             "SecurityGroup",
             vpc=vpc,
             description=f"{description}: no ingress; reached through SSM Session Manager",
-            allow_all_outbound=True,
+            allow_all_outbound=False,
         )
+        # AWS APIs (SSM, Secrets Manager, ...) and S3/DynamoDB through their gateway endpoints. Routes confine
+        # it: NAT where there is one, else only the VPC's endpoints answer. The data stores' ports are opened
+        # toward their own security groups by the stacks that own them.
+        self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs")
         self.role = iam.Role(
             self,
             "Role",

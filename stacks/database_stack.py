@@ -63,8 +63,10 @@ class DatabaseStack(Stack):
             self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
             description=f"{identifier}: the database port from the bastion and the app host only")
         port = ec2.Port.tcp(cfg.port)
-        self.security_group.add_ingress_rule(network.bastion_security_group, port, "Bastion (SSM port forwarding)")
-        self.security_group.add_ingress_rule(network.app_security_group, port, "App host (app_code)")
+        # Connections add the hosts' egress too; CDK puts those rules in this stack, next to the group they name.
+        self.security_group.connections.allow_from(network.bastion_security_group, port,
+                                                   "Bastion (SSM port forwarding)")
+        self.security_group.connections.allow_from(network.app_security_group, port, "App host (app_code)")
         subnet_group = rds.SubnetGroup(self, "SubnetGroup", vpc=vpc, vpc_subnets=network.data_subnets,
                                        description=f"{identifier}: isolated subnets")
         self.secret = rds.DatabaseSecret(self, "Secret", username=cfg.admin_username, dbname=cfg.database_name,

@@ -15,6 +15,7 @@ from cdk_constructs.bastion_host import BastionHost
 from cdk_constructs.cfn_resource import cfn_resource
 from cdk_constructs.checkov_skips import skip_checkov
 from cdk_constructs.encrypted_log_group import EncryptedLogGroup
+from cdk_constructs.endpoint_policies import dynamodb_endpoint_statements, s3_endpoint_statements
 from cdk_constructs.log_retention import retention_days
 from stacks.config import EnvConfig
 
@@ -42,11 +43,14 @@ class NetworkStack(Stack):
             nat_gateways=net.nat_gateways,
             subnet_configuration=subnets,
             restrict_default_security_group=True,
-            gateway_endpoints={
-                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3),
-                "DynamoDB": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.DYNAMODB),
-            },
         )
+        scope = {"account": self.account, "region": self.region, "partition": self.partition}
+        for name, service, statements in (
+                ("S3", ec2.GatewayVpcEndpointAwsService.S3, s3_endpoint_statements(**scope)),
+                ("DynamoDB", ec2.GatewayVpcEndpointAwsService.DYNAMODB, dynamodb_endpoint_statements(**scope))):
+            endpoint = self.vpc.add_gateway_endpoint(name, service=service)
+            for statement in statements:
+                endpoint.add_to_policy(statement)
         flow_logs = EncryptedLogGroup(
             self,
             "FlowLogs",

@@ -101,3 +101,25 @@ def names_principal(synth: Synthesized, statement: Statement, role_id: str) -> b
 def network_id(synth: Synthesized, construct: Any) -> str:
     network = synth.tier.network
     return network.get_logical_id(construct.node.default_child)
+
+
+def egress_edges(synth: Synthesized, group_id: str) -> set[tuple[str, str, int, int]]:
+    """(stack, peer, from port, to port) of every egress rule of the Network security group `group_id`.
+
+    The peer is a CIDR, or `<stack>:<logical ID>` of the destination group.
+    """
+    edges = set()
+    network = synth.template_json("Network")["Resources"]
+    for rule in network[group_id]["Properties"].get("SecurityGroupEgress", []):
+        edges.add(("Network", rule.get("CidrIp") or rule.get("CidrIpv6"), rule.get("FromPort", -1),
+                   rule.get("ToPort", -1)))
+    for stack in CONCERNS:
+        for res in synth.template_json(stack)["Resources"].values():
+            if res["Type"] != "AWS::EC2::SecurityGroupEgress":
+                continue
+            props = res["Properties"]
+            if not _names_role(synth, stack, props["GroupId"], group_id):
+                continue
+            peer = props.get("CidrIp") or f"{stack}:{props['DestinationSecurityGroupId']['Fn::GetAtt'][0]}"
+            edges.add((stack, peer, props["FromPort"], props["ToPort"]))
+    return edges

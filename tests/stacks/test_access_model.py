@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 
 from tests.fixtures_synth import Synthesized
-from tests.stacks.access_model import key_policy_statements, names_principal, network_id, role_statements
+from tests.stacks.access_model import (
+    egress_edges,
+    key_policy_statements,
+    names_principal,
+    network_id,
+    role_statements,
+)
 
 _AURORA = {"multi_az": None, "allocated_storage_gib": None, "max_allocated_storage_gib": None}
 TIERS = {
@@ -85,3 +91,15 @@ def test_the_admin_secret_is_read_only_by_its_rotations_and_the_bootstrap(tier: 
 def _actions(body: dict[str, Any]) -> list[str]:
     actions = body.get("Action", [])
     return actions if isinstance(actions, list) else [actions]
+
+
+def test_the_hosts_reach_https_and_their_data_stores_ports_only(tier: Synthesized) -> None:
+    network, database, cache = tier.tier.network, tier.tier.database, tier.tier.cache
+    db_port, cache_port = tier.config.database.port, tier.config.cache.port
+    db_sg = f"Database:{database.get_logical_id(database.security_group.node.default_child)}"
+    assert cache.security_group is not None
+    cache_sg = f"Cache:{cache.get_logical_id(cache.security_group.node.default_child)}"
+    expected = {("Network", "0.0.0.0/0", 443, 443), ("Database", db_sg, db_port, db_port),
+                ("Cache", cache_sg, cache_port, cache_port)}
+    for host in (network.app_security_group, network.bastion_security_group):
+        assert egress_edges(tier, network_id(tier, host)) == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk.assertions import Match
@@ -61,6 +62,46 @@ def test_gateway_endpoints_for_s3_and_dynamodb(each_env: Synthesized) -> None:
     services = {str(e["Properties"]["ServiceName"]) for e in endpoints.values()
                 if e["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"}
     assert any(".s3" in s for s in services) and any(".dynamodb" in s for s in services)
+
+
+def _endpoint_policy(synth: Synthesized, service: str) -> list[dict[str, Any]]:
+    (endpoint,) = [e for e in _resources(synth, "AWS::EC2::VPCEndpoint").values()
+                   if e["Properties"].get("VpcEndpointType") == "Gateway"
+                   and service in json.dumps(e["Properties"]["ServiceName"])]
+    return endpoint["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_s3_endpoint_admits_this_account_and_the_aws_buckets_the_hosts_need(each_env: Synthesized) -> None:
+    account, region = each_env.config.account, each_env.config.region
+    statements = _endpoint_policy(each_env, ".s3")
+    (own,) = [s for s in statements if s["Resource"] == "*"]
+    assert own["Condition"] == {"StringEquals": {"aws:ResourceAccount": account}}
+    (aws_owned,) = [s for s in statements if s is not own]
+    assert aws_owned["Action"] == "s3:GetObject"
+    buckets = {r.removeprefix("arn:aws:s3:::").removesuffix("/*") for r in aws_owned["Resource"]}
+    assert f"al2023-repos-{region}-*" in buckets  # dnf
+    assert {f"aws-ssm-{region}", f"patch-baseline-snapshot-{region}"} <= buckets  # AWS-RunPatchBaseline
+    assert all(region in b for b in buckets)
+    assert all(s["Effect"] == "Allow" for s in statements)
+
+
+def test_dynamodb_endpoint_admits_this_accounts_tables_only(each_env: Synthesized) -> None:
+    account, region = each_env.config.account, each_env.config.region
+    statements = _endpoint_policy(each_env, ".dynamodb")
+    (tables,) = [s for s in statements if s["Action"] == "dynamodb:*"]
+    assert tables["Resource"] == f"arn:aws:dynamodb:{region}:{account}:*"
+    (unscoped,) = [s for s in statements if s is not tables]
+    assert all(a.startswith(("dynamodb:List", "dynamodb:Describe")) for a in unscoped["Action"])
+
+
+def test_hosts_send_only_https_from_this_stack(each_env: Synthesized) -> None:
+    """The data stacks add the database and cache ports (tests/stacks/test_access_model.py)."""
+    network = each_env.tier.network
+    for group in (network.app_security_group, network.bastion_security_group):
+        sg = _resources(each_env, "AWS::EC2::SecurityGroup")[network.get_logical_id(group.node.default_child)]
+        assert sg["Properties"]["SecurityGroupEgress"] == [
+            {"CidrIp": "0.0.0.0/0", "Description": "HTTPS to AWS APIs", "FromPort": 443, "IpProtocol": "tcp",
+             "ToPort": 443}]
 
 
 def test_default_security_group_is_restricted(each_env: Synthesized) -> None:
