@@ -24,9 +24,13 @@ _DYNAMODB_UNSCOPED = ("dynamodb:ListTables", "dynamodb:ListBackups", "dynamodb:L
                       "dynamodb:DescribeLimits", "dynamodb:DescribeEndpoints")
 
 
+def ssm_agent_buckets(region: str) -> list[str]:
+    return [bucket.format(region=region) for bucket in _SSM_BUCKETS]
+
+
 def s3_endpoint_statements(*, account: str, region: str, partition: str = "aws") -> list[iam.PolicyStatement]:
-    aws_owned = [f"arn:{partition}:s3:::{bucket.format(region=region)}/*"
-                 for bucket in (_AL2023_REPOS, *_SSM_BUCKETS)]
+    aws_owned = [f"arn:{partition}:s3:::{bucket}/*"
+                 for bucket in (_AL2023_REPOS.format(region=region), *ssm_agent_buckets(region))]
     return [
         iam.PolicyStatement(sid="ThisAccountsBuckets", principals=[iam.AnyPrincipal()], actions=["s3:*"],
                             resources=["*"], conditions={"StringEquals": {"aws:ResourceAccount": account}}),

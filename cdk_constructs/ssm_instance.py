@@ -1,6 +1,6 @@
 """A private EC2 instance reached only through SSM Session Manager.
 
-The shared core of the bastion and the app host: Amazon Linux 2023, IMDSv2, encrypted gp3 root
+The shared core of the bastion and the app host: Amazon Linux 2023, IMDSv2 with a hop limit of 1, encrypted gp3 root
 volume, detailed monitoring, no key pair, no public IP, and a security group with no ingress.
 """
 
@@ -88,7 +88,10 @@ class SsmInstance(Construct):
             machine_image=ec2.MachineImage.latest_amazon_linux2023(),
             role=self.role,
             security_group=self.security_group,
-            require_imdsv2=True,
+            # IMDSv2 only, and one hop: a container or proxy on the host cannot reach the role's credentials.
+            http_tokens=ec2.HttpTokens.REQUIRED,
+            http_put_response_hop_limit=1,
+            http_endpoint=True,
             detailed_monitoring=True,
             ebs_optimized=True,
             # Termination protection blocks `cdk destroy`, so the caller decides per environment.

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from stacks import schedule_windows
 from stacks.cache_config import CacheConfig
 from stacks.database_config import DatabaseConfig
 from stacks.dynamo_config import DynamoConfig
@@ -59,6 +60,22 @@ class NetworkConfig(Strict):
     bastion_instance_type: Ec2InstanceType = "t3.micro"
     app_instance_type: Ec2InstanceType = "t3.small"
     flow_log_retention_days: LogRetentionDays = 30
+    # When AWS-RunPatchBaseline may patch (and reboot) the hosts, one at a time, weekly in UTC.
+    patch_window: str = "sat:05:00-sat:07:00"
+
+    @model_validator(mode="after")
+    def _patch_window(self) -> NetworkConfig:
+        if not schedule_windows.WEEKLY.match(self.patch_window):
+            raise ValueError(f"patch_window={self.patch_window!r} is not allowed: 'ddd:hh24:mi-ddd:hh24:mi' in UTC, "
+                             "e.g. 'sat:05:00-sat:07:00'")
+        if not 60 <= schedule_windows.weekly_start(self.patch_window)[3] <= 24 * 60:
+            raise ValueError(f"patch_window={self.patch_window!r} is not allowed: 1 to 24 hours")
+        return self
+
+    @property
+    def patch_start(self) -> tuple[int, int, int]:
+        day, hour, minute, _ = schedule_windows.weekly_start(self.patch_window)
+        return day, hour, minute
 
     @model_validator(mode="after")
     def _nat_within_azs(self) -> NetworkConfig:
@@ -90,6 +107,17 @@ class EnvConfig(Strict):
     def _stores_follow_removal(cls, data: Any) -> Any:
         # Before the stores validate, so that their own cross-field checks see the resolved values.
         return follow_environment(data, cls.model_fields["removal"].default)
+
+    @model_validator(mode="after")
+    def _windows_apart(self) -> EnvConfig:
+        db, cache = self.database, self.cache
+        schedule_windows.check_apart(
+            patch=schedule_windows.weekly("network.patch_window", self.network.patch_window),
+            maintenance=[schedule_windows.daily("database.backup_window", db.backup_window),
+                         schedule_windows.weekly("database.maintenance_window", db.maintenance_window),
+                         schedule_windows.daily("cache.snapshot_window", cache.snapshot_window),
+                         schedule_windows.weekly("cache.maintenance_window", cache.maintenance_window)])
+        return self
 
     @property
     def warnings(self) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from cdk_constructs.cfn_resource import cfn_resource
 from cdk_constructs.checkov_skips import skip_checkov
 from cdk_constructs.encrypted_log_group import EncryptedLogGroup
 from cdk_constructs.endpoint_policies import dynamodb_endpoint_statements, s3_endpoint_statements
+from cdk_constructs.host_patching import HostPatching
 from cdk_constructs.log_retention import retention_days
 from stacks.config import EnvConfig
 
@@ -102,6 +103,9 @@ class NetworkStack(Stack):
             instance_type=net.app_instance_type,
             termination_protection=config.termination_protection,
         )
+        HostPatching(self, "Patching", instances=[self.bastion.instance, self.app_host.instance],
+                     roles=[self.bastion.role, self.app_host.role], tag_key="cdk-data-tier:patching",
+                     tag_value=self.stack_name, weekly_start=net.patch_start)
         self.bastion_security_group: ec2.ISecurityGroup = self.bastion.security_group
         self.app_security_group: ec2.ISecurityGroup = self.app_host.security_group
         self.app_role: iam.IRole = self.app_host.role

@@ -47,12 +47,24 @@ def test_every_configured_environment_is_valid() -> None:
          "config error: environments.dev.account='12345' is not allowed: String should match pattern '^[0-9]{12}$'"),
         (lambda e: e["dev"]["network"].update(flow_log_retention_days=10),
          "config error: environments.dev.network.flow_log_retention_days=10 is not allowed: Input should be 1, 3,"),
+        (lambda e: e["dev"]["network"].update(patch_window="sat:05:00"),
+         "config error: environments.dev.network.patch_window='sat:05:00' is not allowed: 'ddd:hh24:mi-ddd:hh24:mi' in "
+         "UTC"),
+        (lambda e: e["dev"]["network"].update(patch_window="sat:05:00-sat:05:30"),
+         "config error: environments.dev.network.patch_window='sat:05:00-sat:05:30' is not allowed: 1 to 24 hours"),
+        (lambda e: e["dev"]["network"].update(patch_window="sun:04:00-sun:06:00"),
+         "config error: environments.dev.network.patch_window='sun:04:00-sun:06:00' is not allowed: it overlaps "
+         "database.maintenance_window 'sun:04:00-sun:04:30'; the hosts reboot while they patch"),
+        (lambda e: e["dev"]["network"].update(patch_window="tue:03:30-tue:04:30"),
+         "config error: environments.dev.network.patch_window='tue:03:30-tue:04:30' is not allowed: it overlaps "
+         "cache.snapshot_window '03:00-04:00'"),
         (lambda e: e["dev"]["network"].update(vpc_cidr="10.0.0.0/8"),
          "config error: environments.dev.network.vpc_cidr='10.0.0.0/8' is not allowed: prefix length must be /16 to /20"),
         (lambda e: e["dev"].update(nat_gateway=1),
          "config error: environments.dev.nat_gateway is not a known key: remove it or fix its spelling"),
     ],
     ids=["negative-az", "nat-above-az", "bad-instance-type", "missing-account", "bad-account", "bad-retention",
+         "patch-window-format", "patch-window-short", "patch-meets-db-maintenance", "patch-meets-cache-snapshot",
          "cidr-too-big", "unknown-key"],
 )
 def test_bad_values_fail_with_one_line(mutate: Callable[[dict[str, Any]], None], expected: str) -> None:

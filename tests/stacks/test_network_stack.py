@@ -27,16 +27,39 @@ def test_no_ingress_from_anywhere(each_env: Synthesized) -> None:
             assert rule.get("CidrIpv6") != "::/0", name
 
 
-def test_hosts_require_imdsv2_and_have_no_key_pair(each_env: Synthesized) -> None:
+def test_hosts_require_imdsv2_with_one_hop_and_have_no_key_pair(each_env: Synthesized) -> None:
     instances = _resources(each_env, "AWS::EC2::Instance")
     assert len(instances) == 2
     for inst in instances.values():
         assert "KeyName" not in inst["Properties"]
         assert inst["Properties"]["Monitoring"] is True
-    templates = _resources(each_env, "AWS::EC2::LaunchTemplate")
-    assert len(templates) == 2
-    for lt in templates.values():
-        assert lt["Properties"]["LaunchTemplateData"]["MetadataOptions"]["HttpTokens"] == "required"
+        assert inst["Properties"]["MetadataOptions"] == {
+            "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 1, "HttpTokens": "required"}
+    assert not _resources(each_env, "AWS::EC2::LaunchTemplate")
+
+
+def test_hosts_are_patched_weekly_by_tag_in_the_patch_window(each_env: Synthesized) -> None:
+    (association,) = _resources(each_env, "AWS::SSM::Association").values()
+    props = association["Properties"]
+    assert props["Name"] == "AWS-RunPatchBaseline"
+    assert props["Parameters"] == {"Operation": ["Install"], "RebootOption": ["RebootIfNeeded"]}
+    assert props["ApplyOnlyAtCronInterval"] is True and props["MaxConcurrency"] == "1"
+    day, hour, minute = each_env.config.network.patch_start
+    weekday = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")[day]
+    assert props["ScheduleExpression"] == f"cron({minute} {hour} ? * {weekday} *)"
+    ((target,),) = [props["Targets"]]
+    key = target["Key"].removeprefix("tag:")
+    for inst in _resources(each_env, "AWS::EC2::Instance").values():
+        assert {"Key": key, "Value": target["Values"][0]} in inst["Properties"]["Tags"]
+    # The agent may run it: its association and compliance calls, the document, the patch buckets.
+    network = each_env.tier.network
+    (policy,) = [p for k, p in _resources(each_env, "AWS::IAM::ManagedPolicy").items() if k.startswith("Patching")]
+    assert sorted(r["Ref"] for r in policy["Properties"]["Roles"]) == sorted(
+        network.get_logical_id(r.node.default_child) for r in (network.app_role, network.bastion_role))
+    actions = {a for s in policy["Properties"]["PolicyDocument"]["Statement"]
+               for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert {"ssm:ListInstanceAssociations", "ssm:UpdateInstanceAssociationStatus", "ssm:PutComplianceItems",
+            "ssm:GetDeployablePatchSnapshotForInstance", "ssm:GetDocument", "s3:GetObject"} <= actions
 
 
 def test_ebs_is_encrypted(each_env: Synthesized) -> None:

@@ -43,9 +43,9 @@ def test_root_volume_is_encrypted_gp3(template: Template) -> None:
     })
 
 
-def test_imdsv2_is_required(template: Template) -> None:
-    template.has_resource_properties("AWS::EC2::LaunchTemplate", {
-        "LaunchTemplateData": {"MetadataOptions": {"HttpTokens": "required"}},
+def test_imdsv2_is_required_with_a_hop_limit_of_one(template: Template) -> None:
+    template.has_resource_properties("AWS::EC2::Instance", {
+        "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 1, "HttpEndpoint": "enabled"},
     })
 
 
