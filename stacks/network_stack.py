@@ -45,11 +45,11 @@ class NetworkStack(Stack):
             subnet_configuration=subnets,
             restrict_default_security_group=True,
         )
-        scope = {"account": self.account, "region": self.region, "partition": self.partition}
-        for name, service, statements in (
-                ("S3", ec2.GatewayVpcEndpointAwsService.S3, s3_endpoint_statements(**scope)),
-                ("DynamoDB", ec2.GatewayVpcEndpointAwsService.DYNAMODB, dynamodb_endpoint_statements(**scope))):
-            endpoint = self.vpc.add_gateway_endpoint(name, service=service)
+        here = {"account": self.account, "region": self.region, "partition": self.partition}
+        for name, gateway, statements in (
+                ("S3", ec2.GatewayVpcEndpointAwsService.S3, s3_endpoint_statements(**here)),
+                ("DynamoDB", ec2.GatewayVpcEndpointAwsService.DYNAMODB, dynamodb_endpoint_statements(**here))):
+            endpoint = self.vpc.add_gateway_endpoint(name, service=gateway)
             for statement in statements:
                 endpoint.add_to_policy(statement)
         flow_logs = EncryptedLogGroup(
