@@ -60,6 +60,7 @@ class NetworkConfig(Strict):
     bastion_instance_type: Ec2InstanceType = "t3.micro"
     app_instance_type: Ec2InstanceType = "t3.small"
     flow_log_retention_days: LogRetentionDays = 30
+    session_log_retention_days: LogRetentionDays = 365
     # When AWS-RunPatchBaseline may patch (and reboot) the hosts, one at a time, weekly in UTC.
     patch_window: str = "sat:05:00-sat:07:00"
 

@@ -18,6 +18,7 @@ from cdk_constructs.encrypted_log_group import EncryptedLogGroup
 from cdk_constructs.endpoint_policies import dynamodb_endpoint_statements, s3_endpoint_statements
 from cdk_constructs.host_patching import HostPatching
 from cdk_constructs.log_retention import retention_days
+from cdk_constructs.session_logging import SessionLogging
 from stacks.config import EnvConfig
 
 
@@ -103,6 +104,8 @@ class NetworkStack(Stack):
             instance_type=net.app_instance_type,
             termination_protection=config.termination_protection,
         )
+        SessionLogging(self, "SessionLogging", roles=[self.bastion.role, self.app_host.role],
+                       retention=retention_days(net.session_log_retention_days), removal_policy=removal)
         HostPatching(self, "Patching", instances=[self.bastion.instance, self.app_host.instance],
                      roles=[self.bastion.role, self.app_host.role], tag_key="cdk-data-tier:patching",
                      tag_value=self.stack_name, weekly_start=net.patch_start)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk.assertions import Match
+from aws_cdk.assertions import Capture, Match
 
 from tests.fixtures_synth import Synthesized
 
@@ -125,6 +125,34 @@ def test_hosts_send_only_https_from_this_stack(each_env: Synthesized) -> None:
         assert sg["Properties"]["SecurityGroupEgress"] == [
             {"CidrIp": "0.0.0.0/0", "Description": "HTTPS to AWS APIs", "FromPort": 443, "IpProtocol": "tcp",
              "ToPort": 443}]
+
+
+def test_sessions_are_encrypted_and_logged_to_an_encrypted_group(each_env: Synthesized) -> None:
+    template = each_env.template("Network")
+    key, group = Capture(), Capture()
+    template.has_resource_properties("AWS::SSM::Document", {
+        "Name": "SSM-SessionManagerRunShell", "DocumentType": "Session", "UpdateMethod": "NewVersion",
+        "Content": Match.object_like({"sessionType": "Standard_Stream", "inputs": Match.object_like({
+            "kmsKeyId": {"Ref": key}, "cloudWatchLogGroupName": {"Ref": group},
+            "cloudWatchEncryptionEnabled": True, "cloudWatchStreamingEnabled": True, "runAsEnabled": False})})})
+    keys, groups = _resources(each_env, "AWS::KMS::Key"), _resources(each_env, "AWS::Logs::LogGroup")
+    assert keys[key.as_string()]["Properties"]["EnableKeyRotation"] is True
+    log_group = groups[group.as_string()]["Properties"]
+    assert log_group["RetentionInDays"] == each_env.config.network.session_log_retention_days
+    assert log_group["KmsKeyId"]["Fn::GetAtt"][0] != key.as_string()  # the transcripts have a key of their own
+    (policy,) = [p for k, p in _resources(each_env, "AWS::IAM::ManagedPolicy").items() if k.startswith("SessionLog")]
+    statements = {tuple(sorted(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])): s["Resource"]
+                  for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    account, region = each_env.config.account, each_env.config.region
+    assert statements == {
+        ("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"):
+            {"Fn::GetAtt": [group.as_string(), "Arn"]},
+        ("logs:DescribeLogGroups",): f"arn:aws:logs:{region}:{account}:log-group:*",
+        ("kms:Decrypt", "kms:GenerateDataKey"): {"Fn::GetAtt": [key.as_string(), "Arn"]},
+    }
+    network = each_env.tier.network
+    assert sorted(r["Ref"] for r in policy["Properties"]["Roles"]) == sorted(
+        network.get_logical_id(r.node.default_child) for r in (network.app_role, network.bastion_role))
 
 
 def test_default_security_group_is_restricted(each_env: Synthesized) -> None:
