@@ -110,7 +110,7 @@ class DynamoStack(Stack):
         topic.notify(*self.alarms.alarms)
 
         grantee = LocalGrantee(self, "AppHostAccess", role=network.app_role, description="app_code's table access")
-        table.grant_read_write_data(grantee)
+        self.table.grant_read_write_data(grantee)
         self._acknowledge_grant(grantee, has_indexes=bool(cfg.gsis or cfg.lsis), has_key=key is not None)
 
         CfnOutput(self, "TableName", value=table.table_name)

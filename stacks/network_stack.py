@@ -135,7 +135,11 @@ _PUBLIC_ROUTE_ACKS = [
 
 def _flow_log_role(scope: Construct, log_group: logs.ILogGroup) -> iam.IRole:
     """A role whose permissions sit in a customer-managed policy, not in an inline default policy."""
-    role = iam.Role(scope, "FlowLogRole", assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com"),
+    stack = Stack.of(scope)
+    # Confused deputy: only flow logs of this account may assume the role.
+    role = iam.Role(scope, "FlowLogRole", assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com", conditions={
+        "StringEquals": {"aws:SourceAccount": stack.account},
+        "ArnLike": {"aws:SourceArn": stack.format_arn(service="ec2", resource="vpc-flow-log", resource_name="*")}}),
                     description="Publishes VPC flow logs to CloudWatch Logs")
     iam.ManagedPolicy(
         scope,

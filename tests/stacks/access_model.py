@@ -34,6 +34,9 @@ class Statement:
         resources = self.body.get("Resource", [])
         return resources if isinstance(resources, list) else [resources]
 
+    def stack_name(self, synth: Synthesized) -> str:
+        return synth.config.stack_name(self.stack)
+
     def allows(self, action: str) -> bool:
         return self.body.get("Effect") == "Allow" and any(
             fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in self.actions)

@@ -103,3 +103,62 @@ def test_the_hosts_reach_https_and_their_data_stores_ports_only(tier: Synthesize
                 ("Cache", cache_sg, cache_port, cache_port)}
     for host in (network.app_security_group, network.bastion_security_group):
         assert egress_edges(tier, network_id(tier, host)) == expected
+
+
+def test_service_grants_on_keys_are_scoped_to_this_accounts_resources(tier: Synthesized) -> None:
+    """CloudWatch Logs only under one log group's encryption context; CloudWatch only for this account's alarms."""
+    account, region = tier.config.account, tier.config.region
+    seen = set()
+    for statement in key_policy_statements(tier):
+        principal = statement.body.get("Principal", {})
+        service = principal.get("Service") if isinstance(principal, dict) else None
+        if service is None:
+            continue
+        seen.add(service)
+        condition = statement.body.get("Condition", {})
+        if service == f"logs.{region}.amazonaws.com":
+            arns = condition["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+            for arn in arns if isinstance(arns, list) else [arns]:
+                prefix = f"arn:aws:logs:{region}:{account}:log-group:"
+                name = arn.removeprefix(prefix)
+                assert arn.startswith(prefix) and name not in ("*", "/*"), arn
+                # One group: an exact name, a database's own export groups, or the name CloudFormation generates.
+                assert "*" not in name or name.startswith((f"{statement.stack_name(tier)}-", "/aws/rds/")), arn
+        elif service == "cloudwatch.amazonaws.com":
+            assert condition == {"StringEquals": {"aws:SourceAccount": account}}, statement.body
+        else:
+            assert condition, (service, statement.body)
+    assert {f"logs.{region}.amazonaws.com", "cloudwatch.amazonaws.com"} <= seen
+
+
+def test_service_roles_trust_only_this_accounts_flow_logs_and_databases(tier: Synthesized) -> None:
+    account = tier.config.account
+    trusted = {}
+    for concern in ("Network", "Database"):
+        for res in tier.template_json(concern)["Resources"].values():
+            if res["Type"] != "AWS::IAM::Role":
+                continue
+            for statement in res["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+                service = statement["Principal"].get("Service")
+                if service in ("vpc-flow-logs.amazonaws.com", "monitoring.rds.amazonaws.com"):
+                    trusted[service] = statement.get("Condition", {})
+    assert set(trusted) == {"vpc-flow-logs.amazonaws.com", "monitoring.rds.amazonaws.com"}
+    for service, condition in trusted.items():
+        assert condition["StringEquals"] == {"aws:SourceAccount": account}, service
+        arns = condition["ArnLike"]["aws:SourceArn"]
+        assert all(f":{account}:" in arn for arn in (arns if isinstance(arns, list) else [arns])), service
+    identifier = tier.tier.database.stack_name.lower()
+    monitored = trusted["monitoring.rds.amazonaws.com"]["ArnLike"]["aws:SourceArn"]
+    assert all(arn.split(":db:")[1].startswith(f"{identifier}-") for arn in monitored)
+
+
+def test_the_app_host_uses_the_table_key_only_through_dynamodb(synth_variant: Callable[..., Synthesized],
+                                                               prod: Synthesized) -> None:
+    assert prod.config.dynamo.encryption == "customer_managed"
+    app_role = network_id(prod, prod.tier.network.app_role)
+    kms = [s for s in role_statements(prod, app_role) if s.stack == "Dynamo" and any(
+        a.startswith("kms:") for a in s.actions)]
+    assert kms
+    for statement in kms:
+        assert statement.body["Condition"] == {
+            "StringEquals": {"kms:ViaService": f"dynamodb.{prod.config.region}.amazonaws.com"}}

@@ -30,10 +30,16 @@ def test_backup_plan_runs_daily_into_a_retained_vault() -> None:
 
 def test_monitoring_role_reaches_only_rdsosmetrics() -> None:
     stack = cdk.Stack(cdk.App(), "Bare", env=ENV)
-    EnhancedMonitoringRole(stack, "Monitoring")
+    EnhancedMonitoringRole(stack, "Monitoring", instance_identifiers=["db-writer", "db-replica-1"])
     template = Template.from_stack(stack)
     (role,) = template.find_resources("AWS::IAM::Role").values()
     assert "ManagedPolicyArns" not in role["Properties"]
+    # Only RDS acting for these two instances of this account may assume it.
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": "111111111111"}
+    sources = [arn["Fn::Join"][1][-1] for arn in trust["Condition"]["ArnLike"]["aws:SourceArn"]]
+    assert sources == [":rds:us-east-1:111111111111:db:db-writer", ":rds:us-east-1:111111111111:db:db-replica-1"]
     (policy,) = template.find_resources("AWS::IAM::ManagedPolicy").values()
     resources = json.dumps([s["Resource"] for s in policy["Properties"]["PolicyDocument"]["Statement"]])
     assert resources.count("log-group:RDSOSMetrics") == 2
