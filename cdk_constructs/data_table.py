@@ -72,6 +72,6 @@ class DataTable(Construct):
             arns.append(f"{self.table.table_arn}/index/*")
         iam.Grant.add_to_principal(grantee=grantee, actions=_DATA_ACTIONS, resource_arns=arns)
         if self._key is not None:
-            region = Stack.of(self).region
+            via = f"dynamodb.{Stack.of(self).region}.amazonaws.com"
             iam.Grant.add_to_principal(grantee=grantee, actions=_KEY_ACTIONS, resource_arns=[self._key.key_arn],
-                                       conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}})
+                                       conditions={"StringEquals": {"kms:ViaService": via}})
