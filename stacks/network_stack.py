@@ -70,7 +70,8 @@ class NetworkStack(Stack):
         for subnet in self.vpc.public_subnets:
             Validations.of(subnet).acknowledge(*_PUBLIC_ROUTE_ACKS)
 
-        _tidy_restrict_default_sg_provider(self)
+        _tidy_restrict_default_sg_provider(self, retention=retention_days(net.flow_log_retention_days),
+                                           removal_policy=removal)
 
         if net.nat_gateways > 0:
             host_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
@@ -157,13 +158,19 @@ def _flow_log_role(scope: Construct, log_group: logs.ILogGroup) -> iam.IRole:
     return role.without_policy_updates()
 
 
-def _tidy_restrict_default_sg_provider(stack: Stack) -> None:
-    """Settle the linters' findings on the CDK-owned Lambda that strips the default security group's rules."""
+def _tidy_restrict_default_sg_provider(stack: Stack, *, retention: logs.RetentionDays,
+                                       removal_policy: RemovalPolicy) -> None:
+    """Settle the linters' findings on the CDK-owned Lambda that strips the default security group's rules,
+    and give it a log group: Lambda would otherwise create `/aws/lambda/<name>` on first run, unencrypted,
+    kept forever and left behind by `cdk destroy`."""
     provider = stack.node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
     if provider is None:
         return
     handler = cfn_resource(provider.node.find_child("Handler"))
     role = cfn_resource(provider.node.find_child("Role"))
+    logs_group = EncryptedLogGroup(stack, "RestrictDefaultSgLogs", retention=retention, removal_policy=removal_policy,
+                                   description="default security group custom resource")
+    handler.add_property_override("LoggingConfig", {"LogGroup": logs_group.log_group.log_group_name})
     # The handler's Role GetAtt already orders it after the role; the extra DependsOn is cfn-lint W3005.
     handler.remove_resource_dependency(role)
     skip_checkov(

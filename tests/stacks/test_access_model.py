@@ -162,3 +162,22 @@ def test_the_app_host_uses_the_table_key_only_through_dynamodb(synth_variant: Ca
     for statement in kms:
         assert statement.body["Condition"] == {
             "StringEquals": {"kms:ViaService": f"dynamodb.{prod.config.region}.amazonaws.com"}}
+
+
+def test_every_function_logs_to_a_declared_encrypted_group_with_retention(tier: Synthesized) -> None:
+    """Also CDK's own custom-resource providers, whose implicit groups would be unencrypted and kept forever."""
+    functions = 0
+    for concern in ("Network", "Database", "Dynamo", "Cache"):
+        resources = tier.template_json(concern)["Resources"]
+        groups = {lid: r["Properties"] for lid, r in resources.items() if r["Type"] == "AWS::Logs::LogGroup"}
+        for res in resources.values():
+            if res["Type"] == "AWS::Lambda::Function":
+                group = groups[res["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]]
+            elif res["Type"] == "AWS::Serverless::Application":  # AWS's rotation functions, named up front
+                name = f"/aws/lambda/{res['Properties']['Parameters']['functionName']}"
+                (group,) = [g for g in groups.values() if g.get("LogGroupName") == name]
+            else:
+                continue
+            functions += 1
+            assert "KmsKeyId" in group and group["RetentionInDays"] > 0
+    assert functions >= 3  # the default-SG provider, two database rotations (and the cache's)
