@@ -116,6 +116,10 @@ class AuroraDatabase(Construct):
                                      thresholds=alarm_thresholds, aurora=True, topic=alarm_topic)
 
     @property
+    def instance_identifiers(self) -> list[str]:
+        return [self.writer_identifier, *self.reader_identifiers]
+
+    @property
     def writer_endpoint(self) -> rds.Endpoint:
         return self.cluster.cluster_endpoint
 

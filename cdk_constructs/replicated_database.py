@@ -159,6 +159,10 @@ class ReplicatedDatabase(Construct):
                                      thresholds=alarm_thresholds, aurora=False, topic=alarm_topic)
 
     @property
+    def instance_identifiers(self) -> list[str]:
+        return [self.writer_identifier, *self.replica_identifiers]
+
+    @property
     def writer_endpoint(self) -> rds.Endpoint:
         return self.writer.instance_endpoint
 

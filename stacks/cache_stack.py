@@ -28,7 +28,8 @@ class CacheStack(Stack):
         assert cfg.removal is not None
         final_snapshot = cfg.removal == "snapshot"
         alarm_topic = AlarmTopic(self, "Alarms", description=f"{config.name} cache",
-                                 removal_policy=RemovalPolicy.RETAIN if final_snapshot else RemovalPolicy.DESTROY)
+                                 removal_policy=RemovalPolicy.RETAIN if final_snapshot else RemovalPolicy.DESTROY,
+                                 emails=config.notifications.emails, https_urls=config.notifications.https_urls)
         self.cache = CacheReplicationGroup(
             self,
             "Cache",

@@ -18,6 +18,7 @@ from stacks import schedule_windows
 from stacks.cache_config import CacheConfig
 from stacks.database_config import DatabaseConfig
 from stacks.dynamo_config import DynamoConfig
+from stacks.notifications_config import NotificationsConfig
 from stacks.retention import data_loss_warnings, follow_environment
 
 DEFAULT_ENV = "dev"
@@ -102,6 +103,7 @@ class EnvConfig(Strict):
     database: DatabaseConfig = DatabaseConfig()
     dynamo: DynamoConfig = DynamoConfig()
     cache: CacheConfig = CacheConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
 
     @model_validator(mode="before")
     @classmethod
@@ -122,9 +124,13 @@ class EnvConfig(Strict):
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """One line per explicit store key that loses data although this environment retains."""
+        """One line per explicit store key that loses data although this environment retains, and one when the
+        alarm topics would notify nobody."""
+        silent = () if self.notifications.any else (
+            f"config warning: environments.{self.name}.notifications has no emails or https_urls: the alarm topics "
+            "and database events reach nobody",)
         return data_loss_warnings(self.name, self.removal,
-                                  {"database": self.database, "dynamo": self.dynamo, "cache": self.cache})
+                                  {"database": self.database, "dynamo": self.dynamo, "cache": self.cache}) + silent
 
     def stack_name(self, concern: str) -> str:
         return f"{self.name}-{concern}"

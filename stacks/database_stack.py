@@ -22,6 +22,7 @@ from cdk_constructs.database_engine import (
     engine_parameters,
     instance_engine,
 )
+from cdk_constructs.database_events import DatabaseEvents
 from cdk_constructs.local_grantee import LocalGrantee
 from cdk_constructs.log_retention import retention_days
 from cdk_constructs.private_rotation import PrivateRotation
@@ -77,7 +78,8 @@ class DatabaseStack(Stack):
                                              encryption_key=self.key, master_secret=self.secret)
         self.app_secret.apply_removal_policy(keep)
         credentials = rds.Credentials.from_secret(self.secret, cfg.admin_username)
-        topic = AlarmTopic(self, "Alarms", description=identifier) if cfg.alarm_topic else None
+        topic = AlarmTopic(self, "Alarms", description=identifier, emails=config.notifications.emails,
+                           https_urls=config.notifications.https_urls) if cfg.alarm_topic else None
         thresholds = AlarmThresholds(**cfg.alarms.model_dump())
         backups = Backups(retention=Duration.days(cfg.backup_retention_days), window=cfg.backup_window,
                           maintenance_window=cfg.maintenance_window)
@@ -110,6 +112,9 @@ class DatabaseStack(Stack):
 
         # Attached, the secret carries the endpoint too, as the multi-user rotation needs.
         app_secret = self.app_secret.attach(target)
+        if topic is not None:
+            DatabaseEvents(self, "Events", topic=topic, instance_identifiers=self.database.instance_identifiers,
+                           cluster_identifier=identifier if flavor.aurora else None, database=self.database)
         self.rotation = PrivateRotation(
             self, "Rotation", target=target, port=cfg.port, vpc=vpc, subnets=network.data_subnets,
             every=Duration.days(cfg.secret_rotation_days), log_retention=retention_days(cfg.log_retention_days),

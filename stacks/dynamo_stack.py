@@ -104,7 +104,8 @@ class DynamoStack(Stack):
         )
         table = self.table.table
 
-        topic = AlarmTopic(self, "Alarms", description=f"{config.name} DynamoDB", removal_policy=removal)
+        topic = AlarmTopic(self, "Alarms", description=f"{config.name} DynamoDB", removal_policy=removal,
+                           emails=config.notifications.emails, https_urls=config.notifications.https_urls)
         self.alarms = TableAlarms(self, "TableAlarms", table=table, throttle_threshold=cfg.throttle_alarm_threshold,
                                   ceilings=_ceilings(cfg), capacity_percent=cfg.capacity_alarm_percent)
         topic.notify(*self.alarms.alarms)

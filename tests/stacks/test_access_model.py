@@ -181,3 +181,49 @@ def test_every_function_logs_to_a_declared_encrypted_group_with_retention(tier: 
             functions += 1
             assert "KmsKeyId" in group and group["RetentionInDays"] > 0
     assert functions >= 3  # the default-SG provider, two database rotations (and the cache's)
+
+
+def test_every_alarm_topic_notifies_every_configured_target(tier: Synthesized) -> None:
+    targets = sorted([("email", e) for e in tier.config.notifications.emails]
+                     + [("https", u) for u in tier.config.notifications.https_urls])
+    assert targets
+    topics = 0
+    for concern in ("Database", "Dynamo", "Cache"):
+        resources = tier.template_json(concern)["Resources"]
+        for topic_id in [lid for lid, r in resources.items() if r["Type"] == "AWS::SNS::Topic"]:
+            topics += 1
+            subscribed = sorted((r["Properties"]["Protocol"], r["Properties"]["Endpoint"]) for r in resources.values()
+                                if r["Type"] == "AWS::SNS::Subscription"
+                                and r["Properties"]["TopicArn"] == {"Ref": topic_id})
+            assert subscribed == targets, (concern, topic_id)
+    assert topics == 3
+
+
+def test_database_events_reach_the_alarm_topic(tier: Synthesized) -> None:
+    database = tier.tier.database
+    resources = tier.template_json("Database")["Resources"]
+    (topic_id,) = [lid for lid, r in resources.items() if r["Type"] == "AWS::SNS::Topic"]
+    subscriptions = {r["Properties"]["SourceType"]: r for r in resources.values()
+                     if r["Type"] == "AWS::RDS::EventSubscription"}
+    aurora = tier.config.database.aurora
+    assert set(subscriptions) == ({"db-instance", "db-cluster"} if aurora else {"db-instance"})
+    instances = subscriptions["db-instance"]["Properties"]
+    assert instances["SourceIds"] == database.database.instance_identifiers
+    assert instances["EventCategories"] == ["failover", "failure", "low storage", "configuration change"]
+    assert all(s["Properties"]["SnsTopicArn"] == {"Ref": topic_id} and s["Properties"]["Enabled"] is True
+               for s in subscriptions.values())
+    # RDS rejects subscriptions to sources that do not exist yet.
+    writer = [lid for lid, r in resources.items() if r["Type"] in ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster")]
+    assert set(writer) <= set(subscriptions["db-instance"]["DependsOn"])
+    if aurora:
+        assert subscriptions["db-cluster"]["Properties"]["EventCategories"] == [
+            "failover", "failure", "configuration change"]
+    # RDS may publish, encrypted, but only for these sources of this account.
+    (policy,) = [r["Properties"]["PolicyDocument"]["Statement"] for r in resources.values()
+                 if r["Type"] == "AWS::SNS::TopicPolicy"]
+    (rds_publish,) = [s for s in policy if s.get("Principal") == {"Service": "events.rds.amazonaws.com"}]
+    assert rds_publish["Condition"]["StringEquals"] == {"aws:SourceAccount": tier.config.account}
+    assert len(rds_publish["Condition"]["ArnLike"]["aws:SourceArn"]) == len(instances["SourceIds"]) + int(aurora)
+    key = resources[[lid for lid, r in resources.items() if lid.startswith("AlarmsKey")][0]]
+    assert any(s.get("Principal") == {"Service": "events.rds.amazonaws.com"} and s["Condition"] == rds_publish[
+        "Condition"] for s in key["Properties"]["KeyPolicy"]["Statement"])

@@ -58,6 +58,14 @@ def test_every_configured_environment_is_valid() -> None:
         (lambda e: e["dev"]["network"].update(patch_window="tue:03:30-tue:04:30"),
          "config error: environments.dev.network.patch_window='tue:03:30-tue:04:30' is not allowed: it overlaps "
          "cache.snapshot_window '03:00-04:00'"),
+        (lambda e: e["dev"].update(notifications={"emails": ["ops@example.com", "not-an-address"]}),
+         "config error: environments.dev.notifications.emails[1]='not-an-address' is not allowed: an email address "
+         "like 'ops@example.com'"),
+        (lambda e: e["dev"].update(notifications={"https_urls": ["http://alerts.example.com/sns"]}),
+         "config error: environments.dev.notifications.https_urls[0]='http://alerts.example.com/sns' is not allowed: "
+         "an https:// URL"),
+        (lambda e: e["dev"].update(notifications={"slack": ["#ops"]}),
+         "config error: environments.dev.notifications.slack is not a known key"),
         (lambda e: e["dev"]["network"].update(vpc_cidr="10.0.0.0/8"),
          "config error: environments.dev.network.vpc_cidr='10.0.0.0/8' is not allowed: prefix length must be /16 to /20"),
         (lambda e: e["dev"].update(nat_gateway=1),
@@ -65,6 +73,7 @@ def test_every_configured_environment_is_valid() -> None:
     ],
     ids=["negative-az", "nat-above-az", "bad-instance-type", "missing-account", "bad-account", "bad-retention",
          "patch-window-format", "patch-window-short", "patch-meets-db-maintenance", "patch-meets-cache-snapshot",
+         "bad-email", "http-url", "unknown-notification-kind",
          "cidr-too-big", "unknown-key"],
 )
 def test_bad_values_fail_with_one_line(mutate: Callable[[dict[str, Any]], None], expected: str) -> None:
@@ -73,6 +82,16 @@ def test_bad_values_fail_with_one_line(mutate: Callable[[dict[str, Any]], None],
     message = str(err.value)
     assert "\n" not in message
     assert message.startswith(expected)
+
+
+def test_an_environment_that_notifies_nobody_says_so_in_one_line() -> None:
+    def silent(e: dict[str, Any]) -> None:
+        e["dev"].pop("notifications", None)
+
+    warnings = load_environment(_context_with(silent), "dev").warnings
+    assert warnings == ("config warning: environments.dev.notifications has no emails or https_urls: the alarm "
+                        "topics and database events reach nobody",)
+    assert load_environment(project_context(), "dev").warnings == ()
 
 
 def test_unknown_environment_names_the_allowed_ones() -> None:
