@@ -220,16 +220,18 @@ def test_security_group_admits_the_port_from_bastion_app_and_rotation_only(each_
     assert "0.0.0.0/0" not in json.dumps(sg)
 
 
-def test_tls_is_forced_and_logs_are_exported(each_env: Synthesized) -> None:
+def test_tls_is_forced_ddl_and_roles_are_audited_and_logs_are_exported(each_env: Synthesized) -> None:
     template = each_env.template("Database")
     template.has_resource_properties("AWS::RDS::DBParameterGroup", {
-        "Family": "postgres17", "Parameters": Match.object_like({"rds.force_ssl": "1"})})
+        "Family": "postgres17", "Parameters": Match.object_like({
+            "rds.force_ssl": "1", "shared_preload_libraries": "pg_stat_statements,pgaudit", "pgaudit.log": "ddl,role"})})
     template.has_resource_properties("AWS::RDS::DBInstance", {
-        "EnableCloudwatchLogsExports": ["postgresql", "upgrade"],
+        "EnableCloudwatchLogsExports": ["postgresql", "upgrade", "iam-db-auth-error"],
         "MonitoringInterval": each_env.config.database.monitoring_interval_seconds,
         "EnablePerformanceInsights": True, "CACertificateIdentifier": "rds-ca-rsa2048-g1"})
     names = {g["Properties"]["LogGroupName"] for g in _resources(each_env, "AWS::Logs::LogGroup").values()}
-    assert f"/aws/rds/instance/{each_env.config.name}-database-writer/postgresql" in names
+    writer = f"/aws/rds/instance/{each_env.config.name}-database-writer"
+    assert {f"{writer}/postgresql", f"{writer}/iam-db-auth-error"} <= names
     for group in _resources(each_env, "AWS::Logs::LogGroup").values():
         assert "KmsKeyId" in group["Properties"]
 
@@ -357,7 +359,8 @@ def test_aurora_builds_a_cluster_with_the_same_guarantees(name: str,
     assert len(instances) == 1 + cfg.read_replicas
     assert all(i["Properties"]["DBClusterIdentifier"] == {"Ref": cluster_id} for i in instances.values())
     assert all(i["Properties"]["PubliclyAccessible"] is False for i in instances.values())
-    tls = {"rds.force_ssl": "1"} if cfg.engine == "aurora-postgresql" else {"require_secure_transport": "ON"}
+    tls = {"rds.force_ssl": "1", "shared_preload_libraries": "pg_stat_statements,pgaudit", "pgaudit.log": "ddl,role"
+           } if cfg.engine == "aurora-postgresql" else {"require_secure_transport": "ON", "server_audit_logging": "1"}
     synth.template("Database").has_resource_properties("AWS::RDS::DBClusterParameterGroup", {
         "Parameters": Match.object_like(tls)})
     if cfg.engine == "aurora-mysql":
