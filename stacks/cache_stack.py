@@ -41,7 +41,9 @@ class CacheStack(Stack):
             shards=cfg.shards,
             replicas_per_shard=cfg.replicas,
             port=cfg.port,
-            auth=CacheAuth.rbac(username=cfg.username) if cfg.auth == "rbac" else CacheAuth.auth_token(),
+            # app_code reads the server version with INFO server, the one @dangerous command it sends.
+            auth=CacheAuth.rbac_for_prefixes(cfg.username, cfg.key_prefixes, also_allow=("info",))
+            if cfg.auth == "rbac" else CacheAuth.auth_token(),
             auth_rotation_days=cfg.auth_rotation_days,
             snapshot_retention_days=cfg.snapshot_retention_days,
             snapshot_window=cfg.snapshot_window,
