@@ -113,14 +113,46 @@ class EnvConfig(Strict):
 
     @model_validator(mode="after")
     def _windows_apart(self) -> EnvConfig:
-        db, cache = self.database, self.cache
-        schedule_windows.check_apart(
-            patch=schedule_windows.weekly("network.patch_window", self.network.patch_window),
-            maintenance=[schedule_windows.daily("database.backup_window", db.backup_window),
-                         schedule_windows.weekly("database.maintenance_window", db.maintenance_window),
-                         schedule_windows.daily("cache.snapshot_window", cache.snapshot_window),
-                         schedule_windows.weekly("cache.maintenance_window", cache.maintenance_window)])
+        w = schedule_windows
+        db, dynamo = self.database, self.dynamo
+        backups = []
+        if db.backup_plan_retention_days:
+            if db.backup_plan_start_hour_utc is None and self.database_backup_plan_hour is None:
+                raise ValueError("database.backup_plan_start_hour_utc=None is not allowed: no hour of the day is "
+                                 "clear of backup_window and the maintenance windows; set one")
+            backups.append((w.hourly("database.backup_plan_start_hour_utc", self.database_backup_plan_hour or 0),
+                            [self._windows()["database.backup_window"]]))
+        if dynamo.backup_plan_retention_days:
+            backups.append((w.hourly("dynamo.backup_plan_start_hour_utc", dynamo.backup_plan_start_hour_utc), []))
+        windows = self._windows()
+        w.check_apart(patch=windows["network.patch_window"],
+                      maintenance=[windows["database.maintenance_window"], windows["cache.maintenance_window"]],
+                      store_windows=[windows["database.backup_window"], windows["cache.snapshot_window"]],
+                      backups=backups)
         return self
+
+    def _windows(self) -> dict[str, schedule_windows.Window]:
+        w, db, cache = schedule_windows, self.database, self.cache
+        return {
+            "network.patch_window": w.weekly("network.patch_window", self.network.patch_window),
+            "database.backup_window": w.daily("database.backup_window", db.backup_window),
+            "database.maintenance_window": w.weekly("database.maintenance_window", db.maintenance_window),
+            "cache.snapshot_window": w.daily("cache.snapshot_window", cache.snapshot_window),
+            "cache.maintenance_window": w.weekly("cache.maintenance_window", cache.maintenance_window),
+        }
+
+    @property
+    def database_backup_plan_hour(self) -> int | None:
+        """The configured hour, or the first after the automated backup window that keeps clear of it, the
+        maintenance windows and the patch window."""
+        db = self.database
+        if db.backup_plan_start_hour_utc is not None:
+            return db.backup_plan_start_hour_utc
+        windows = self._windows()
+        return schedule_windows.first_clear_hour(
+            "database.backup_plan_start_hour_utc", db.hour_after_backup_window,
+            [windows[k] for k in ("database.backup_window", "database.maintenance_window", "cache.maintenance_window",
+                                  "network.patch_window")])
 
     @property
     def warnings(self) -> tuple[str, ...]:

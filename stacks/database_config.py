@@ -69,6 +69,9 @@ class DatabaseConfig(_Strict):
     maintenance_window: str = "sun:04:00-sun:04:30"
     # An AWS Backup plan on top of the automated backups; null for none (its vault outlives `cdk destroy`).
     backup_plan_retention_days: int | None = Field(default=None, ge=1, le=36500)
+    # When the plan's jobs start (within the hour, UTC); null means the first hour after backup_window closes
+    # (RDS runs one snapshot at a time) that is clear of the maintenance windows (stacks/schedule_windows.py).
+    backup_plan_start_hour_utc: int | None = Field(default=None, ge=0, le=23)
     # CKV_AWS_304 (and good sense) want credentials rotated at least every 90 days.
     secret_rotation_days: int = Field(default=30, ge=1, le=90)
     # Both null follow the environment's `removal` (stacks/retention.py): `retain` means protection on and
@@ -83,6 +86,10 @@ class DatabaseConfig(_Strict):
     slow_query_ms: int = Field(default=1000, ge=0, le=3_600_000)
     alarm_topic: bool = True
     alarms: DatabaseAlarms = DatabaseAlarms()
+
+    @property
+    def hour_after_backup_window(self) -> int:
+        return (int(self.backup_window.split("-")[1][:2]) + 1) % 24
 
     @property
     def aurora(self) -> bool:

@@ -13,8 +13,8 @@ from constructs import Construct
 
 from cdk_constructs.alarm_topic import AlarmTopic
 from cdk_constructs.aurora_database import AuroraDatabase
+from cdk_constructs.backup_plan import BackupPlan
 from cdk_constructs.database_alarms import AlarmThresholds
-from cdk_constructs.database_backup_plan import DatabaseBackupPlan
 from cdk_constructs.database_engine import (
     FLAVORS,
     audit_parameters,
@@ -120,10 +120,10 @@ class DatabaseStack(Stack):
             every=Duration.days(cfg.secret_rotation_days), log_retention=retention_days(cfg.log_retention_days),
             removal_policy=keep, user_secrets={"AppUserRotation": app_secret})
         if cfg.backup_plan_retention_days:
-            # An hour after the automated backup window closes: RDS runs one snapshot at a time.
-            start_hour = (int(cfg.backup_window.split("-")[1][:2]) + 1) % 24
-            DatabaseBackupPlan(self, "BackupPlan", resources=backup_resources, key=self.key,
-                               retention=Duration.days(cfg.backup_plan_retention_days), start_hour_utc=start_hour)
+            assert config.database_backup_plan_hour is not None  # EnvConfig refuses a plan without a clear hour
+            BackupPlan(self, "BackupPlan", resources=backup_resources, description=identifier,
+                       retention=Duration.days(cfg.backup_plan_retention_days),
+                       start_hour_utc=config.database_backup_plan_hour, selection_name="Database")
         self.database.acknowledge_backup_plan(in_plan=bool(cfg.backup_plan_retention_days))
 
         grantee = LocalGrantee(self, "AppHostAccess", role=network.app_role,

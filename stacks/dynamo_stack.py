@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from aws_cdk import Acknowledgment, CfnElement, CfnOutput, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, CfnElement, CfnOutput, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_backup as backup
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cdk_constructs.alarm_topic import AlarmTopic
+from cdk_constructs.backup_plan import BackupPlan
 from cdk_constructs.data_table import DataTable
 from cdk_constructs.local_grantee import LocalGrantee
 from cdk_constructs.table_alarms import CapacityCeiling, TableAlarms
@@ -103,6 +105,11 @@ class DynamoStack(Stack):
             removal_policy=removal,
         )
         table = self.table.table
+
+        if cfg.backup_plan_retention_days:
+            BackupPlan(self, "BackupPlan", resources=[backup.BackupResource.from_arn(table.table_arn)],
+                       description=f"{config.name} table", retention=Duration.days(cfg.backup_plan_retention_days),
+                       start_hour_utc=cfg.backup_plan_start_hour_utc, selection_name="Table")
 
         topic = AlarmTopic(self, "Alarms", description=f"{config.name} DynamoDB", removal_policy=removal,
                            emails=config.notifications.emails, https_urls=config.notifications.https_urls)

@@ -55,13 +55,39 @@ def weekly(key: str, value: str) -> Window:
     return Window(key, value, frozenset(_span(day * 24 * 60 + hour * 60 + minute, length)))
 
 
+def hourly(key: str, hour: int, note: str = "") -> Window:
+    """The hour a backup plan's jobs may start in, every day (cdk_constructs/backup_plan.py START_WINDOW)."""
+    value = f"{hour}" + (f" ({note})" if note else "")
+    return Window(key, value, frozenset().union(*(_span(day * 24 * 60 + hour * 60, 60) for day in range(7))))
+
+
 def first_overlap(window: Window, others: Iterable[Window]) -> Window | None:
     return next((other for other in others if window.overlaps(other)), None)
 
 
-def check_apart(*, patch: Window, maintenance: Iterable[Window]) -> None:
-    """Raise a one-line ValueError (`<key>=<value> is not allowed: ...`) when patching meets a store's window."""
-    clash = first_overlap(patch, maintenance)
+def check_apart(*, patch: Window, maintenance: Iterable[Window], store_windows: Iterable[Window],
+                backups: Iterable[tuple[Window, Iterable[Window]]]) -> None:
+    """Raise a one-line ValueError (`<key>=<value> is not allowed: ...`) when windows meet.
+
+    patch: the hosts' patch window, kept clear of every maintenance and store window (the hosts reboot).
+    backups: each backup plan's start window with the windows of its own store it must also avoid; every plan
+    keeps clear of every maintenance window, the patch window included.
+    """
+    maintenance = list(maintenance)
+    clash = first_overlap(patch, [*maintenance, *store_windows])
     if clash is not None:
         raise ValueError(f"{patch.key}={patch.value!r} is not allowed: it overlaps {clash.key} {clash.value!r}; the "
                          "hosts reboot while they patch, so keep it clear of the data stores' windows")
+    for start, own in backups:
+        clash = first_overlap(start, [*maintenance, patch, *own])
+        if clash is not None:
+            hour = min(start.minutes) // 60
+            raise ValueError(f"{start.key}={start.value} is not allowed: jobs starting {hour:02d}:00-{hour + 1:02d}:00 "
+                             f"UTC overlap {clash.key} {clash.value!r}; choose an hour clear of the maintenance "
+                             "windows")
+
+
+def first_clear_hour(key: str, after: int, avoid: Iterable[Window]) -> int | None:
+    """The first hour from `after` on (wrapping at midnight) whose daily start window meets none of `avoid`."""
+    avoid = list(avoid)
+    return next((h % 24 for h in range(after, after + 24) if first_overlap(hourly(key, h % 24), avoid) is None), None)

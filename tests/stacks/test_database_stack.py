@@ -192,6 +192,15 @@ def test_prod_is_in_an_aws_backup_plan(dev: Synthesized, prod: Synthesized) -> N
     (plan,) = _resources(prod, "AWS::Backup::BackupPlan").values()
     (rule,) = plan["Properties"]["BackupPlan"]["BackupPlanRule"]
     assert rule["Lifecycle"]["DeleteAfterDays"] == prod.config.database.backup_plan_retention_days
+    assert rule["ScheduleExpression"] == f"cron(0 {prod.config.database_backup_plan_hour} * * ? *)"
+    # A vault with a key of its own (not the data key), whose recovery points nobody may delete.
+    (vault,) = _resources(prod, "AWS::Backup::BackupVault").values()
+    vault_key = vault["Properties"]["EncryptionKeyArn"]["Fn::GetAtt"][0]
+    assert vault_key != _id(prod, prod.tier.database.key)
+    assert _resources(prod, "AWS::KMS::Key")[vault_key]["DeletionPolicy"] == "Retain"
+    (deny,) = vault["Properties"]["AccessPolicy"]["Statement"]
+    assert (deny["Effect"], deny["Principal"]) == ("Deny", {"AWS": "*"})
+    assert "backup:DeleteRecoveryPoint" in deny["Action"]
 
 
 def test_security_group_admits_the_port_from_bastion_app_and_rotation_only(each_env: Synthesized) -> None:

@@ -1,4 +1,4 @@
-"""DatabaseBackupPlan and EnhancedMonitoringRole in a bare Stack."""
+"""BackupPlan and EnhancedMonitoringRole in a bare Stack."""
 
 from __future__ import annotations
 
@@ -6,20 +6,26 @@ import json
 
 import aws_cdk as cdk
 from aws_cdk import aws_backup as backup
-from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Template
 
-from cdk_constructs.database_backup_plan import DatabaseBackupPlan
+from cdk_constructs.backup_plan import BackupPlan
 from cdk_constructs.enhanced_monitoring_role import EnhancedMonitoringRole
 from tests.unit.database_fixtures import ENV
 
 
-def test_backup_plan_runs_daily_into_a_retained_vault() -> None:
+def test_backup_plan_runs_daily_into_a_retained_vault_of_its_own_that_nobody_may_empty() -> None:
     stack = cdk.Stack(cdk.App(), "Bare", env=ENV)
-    DatabaseBackupPlan(stack, "Plan", key=kms.Key(stack, "Key"), retention=cdk.Duration.days(35), start_hour_utc=5,
-                       resources=[backup.BackupResource.from_arn("arn:aws:rds:us-east-1:111111111111:db:x")])
+    BackupPlan(stack, "Plan", retention=cdk.Duration.days(35), start_hour_utc=5, description="bare",
+               resources=[backup.BackupResource.from_arn("arn:aws:rds:us-east-1:111111111111:db:x")])
     template = Template.from_stack(stack)
-    template.has_resource("AWS::Backup::BackupVault", {"DeletionPolicy": "Retain"})
+    (vault,) = template.find_resources("AWS::Backup::BackupVault").values()
+    assert vault["DeletionPolicy"] == "Retain"
+    (key_id, key), = template.find_resources("AWS::KMS::Key").items()
+    assert vault["Properties"]["EncryptionKeyArn"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert key["DeletionPolicy"] == "Retain" and key["Properties"]["EnableKeyRotation"] is True
+    (deny,) = vault["Properties"]["AccessPolicy"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == {"AWS": "*"}
+    assert set(deny["Action"]) == {"backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle"}
     (plan,) = template.find_resources("AWS::Backup::BackupPlan").values()
     (rule,) = plan["Properties"]["BackupPlan"]["BackupPlanRule"]
     assert rule["ScheduleExpression"] == "cron(0 5 * * ? *)"
