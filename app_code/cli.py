@@ -118,20 +118,20 @@ def cmd_run(args: argparse.Namespace, console=None) -> int:
 
 
 def cmd_teardown_check(args: argparse.Namespace, console=None) -> int:
-    from app_code.ops_commands import teardown_check
+    from app_code.ops.commands import teardown_check
     from app_code.targets import aws_target
 
     return teardown_check(args.env, aws_target(args.region, args.profile), console)
 
 
 def cmd_backup(args: argparse.Namespace, console=None) -> int:
-    from app_code.ops_commands import backup
+    from app_code.ops.commands import backup
 
     return backup(_endpoints(args), console)
 
 
 def cmd_restore_table(args: argparse.Namespace, console=None) -> int:
-    from app_code.ops_commands import restore_table
+    from app_code.ops.commands import restore_table
 
     return restore_table(_endpoints(args), args.target, console)
 
