@@ -119,6 +119,15 @@ def check_binaries(spec: TwinSpec) -> None:
             binaries.mariadb_bindir()
     if spec.cache is not None:
         binaries.redis_server()
+    if needs_proxy(spec):
+        binaries.haproxy()
+
+
+def needs_proxy(spec: TwinSpec) -> bool:
+    """A Multi-AZ PostgreSQL writer and a replicated cache (cluster mode off) have endpoints that move on failover."""
+    db, cache = spec.database, spec.cache
+    return bool((db is not None and db.multi_az and db.family == "postgres")
+                or (cache is not None and not cache.cluster_mode and cache.replicas_per_shard > 0))
 
 
 def _clear_stale(root: Path, echo: Echo) -> None:
@@ -243,9 +252,13 @@ def _database_physical(spec: TwinSpec, db: Any) -> dict[tuple[str, str], Physica
     assert d is not None
     out: dict[tuple[str, str], Physical] = {}
     for node in db.nodes():
+        if node.role == "standby":
+            continue  # RDS's standby has no endpoint of its own
+        # The writer's endpoint is the proxy when there is one: the name a failover moves.
+        port = _writer_port(db) if node is db.primary else node.port
         ident = _identifier(spec, d.stack, node.name, "DBInstanceIdentifier")
         out[(d.stack, node.name)] = Physical(ident, {
-            "Endpoint.Address": _addr(node.port), "Endpoint.Port": str(node.port),
+            "Endpoint.Address": _addr(port), "Endpoint.Port": str(port),
             "DBInstanceArn": f"arn:aws:rds:{spec.region}:{spec.account}:db:{ident}", "DbiResourceId": f"db-{ident}"})
     if d.cluster_id:
         ident = _identifier(spec, d.stack, d.cluster_id, "DBClusterIdentifier")
@@ -284,7 +297,11 @@ def _rds_secret(spec: TwinSpec, db: Any, password: str, template: dict[str, Any]
     else:
         ident = {"dbInstanceIdentifier": _identifier(spec, d.stack, d.writer_id, "DBInstanceIdentifier")}
     return {**template, "username": d.username, "password": password, "engine": d.engine, "host": ports.HOST,
-            "port": db.primary.port, "dbname": d.dbname, **ident}
+            "port": _writer_port(db), "dbname": d.dbname, **ident}
+
+
+def _writer_port(db: Any) -> int:
+    return int(getattr(db, "writer_port", db.primary.port))
 
 
 def _secret_value(secret: SecretSpec, spec: TwinSpec, db: Any, db_password: str, cache_token: str | None,
@@ -369,13 +386,27 @@ def status(env: str = "dev", *, state_dir: Path | None = None) -> list[dict[str,
         row: dict[str, Any] = {"name": rec.name, "kind": rec.kind, "role": comp.get("role", rec.extra.get("role", "")),
                                "port": rec.port, "pid": rec.pid, "running": is_running(rec), "health": "down",
                                "replication": ""}
-        if row["running"]:
+        if row["running"] and rec.kind == "proxy":
+            row.update(_probe_proxy(state, rec.name.removeprefix("proxy-")))
+        elif row["running"]:
             try:
                 row.update(_probe(rec.kind, rec.port, comp, creds, info))
             except Exception as err:  # noqa: BLE001 - status reports, it does not fail
                 row["health"] = f"unhealthy: {str(err).splitlines()[0][:80]}"
         rows.append(row)
     return rows
+
+
+def _probe_proxy(state: State, name: str) -> dict[str, Any]:
+    from app_code.local.proxy import Proxy, command  # noqa: PLC0415
+
+    proxy = Proxy.load(state, name)
+    try:
+        command(proxy.socket_path, "show info")
+    except OSError as err:
+        return {"health": f"unhealthy: {err}"}
+    return {"health": "ok", "replication": ", ".join(f"{fe.name} :{fe.port} -> {'+'.join(fe.ready) or 'none'}"
+                                                     for fe in proxy.frontends)}
 
 
 def _probe(kind: str, port: int | None, comp: dict[str, Any], creds: dict[str, Any],
