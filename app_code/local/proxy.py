@@ -76,6 +76,7 @@ class Proxy:
                 fe.port = ports.free_port()
             conf.write_text(self.config())
             proc, rec = spawn(f"proxy-{self.name}", "proxy", [binary, "-f", conf, "-db"], log=log)
+            rec.port = self.frontends[0].port
             rec.extra = {"role": "endpoints", "frontends": {fe.name: fe.port for fe in self.frontends}}
             self.state.add_proc(rec)
             try:
@@ -135,7 +136,8 @@ def command(socket_path: Path | str, line: str, timeout: float = 5) -> str:
                 break
             chunks.append(chunk)
     answer = b"".join(chunks).decode(errors="replace").strip()
-    if line.startswith(("set ", "shutdown ")) and answer and "changed from" not in answer:
+    if line.startswith(("set ", "shutdown ")) and answer and "changed from" not in answer \
+            and "no need to change" not in answer:
         raise StartError(f"haproxy refused `{line}`: {answer}")
     return answer
 

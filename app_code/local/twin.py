@@ -281,9 +281,10 @@ def _cache_physical(spec: TwinSpec, cache: RedisTwin) -> dict[tuple[str, str], P
     if c.cluster_mode:
         attrs = {"ConfigurationEndPoint.Address": _addr(first.port), "ConfigurationEndPoint.Port": str(first.port)}
     else:
-        reader = cache.replicas[0] if cache.replicas else first
-        attrs = {"PrimaryEndPoint.Address": _addr(first.port), "PrimaryEndPoint.Port": str(first.port),
-                 "ReaderEndPoint.Address": _addr(reader.port), "ReaderEndPoint.Port": str(reader.port),
+        # Proxy frontends (when there are replicas): the names ElastiCache moves on failover.
+        primary, reader = cache.primary_port, cache.reader_port or first.port
+        attrs = {"PrimaryEndPoint.Address": _addr(primary), "PrimaryEndPoint.Port": str(primary),
+                 "ReaderEndPoint.Address": _addr(reader), "ReaderEndPoint.Port": str(reader),
                  "ReadEndPoint.Addresses": ",".join(_addr(n.port) for n in cache.replicas),
                  "ReadEndPoint.Ports": ",".join(str(n.port) for n in cache.replicas)}
     return {(c.stack, c.logical_id): Physical(ident, attrs)}
