@@ -35,7 +35,7 @@ class Ledger:
     first_failure: float | None = None  # time.time() of the first failed attempt
     recovered: float | None = None  # the first success after it
     ops: int = 0
-    successes: list[float] = field(default_factory=list, repr=False)  # time.time() of each op's success
+    longest_op: float = 0.0  # seconds from an operation's start to its success, retries and waits included
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def _failed(self, _: int, exc: BaseException) -> None:
@@ -44,23 +44,24 @@ class Ledger:
             if self.first_failure is None:
                 self.first_failure = time.time()
 
-    def _succeeded(self) -> None:
+    def _succeeded(self, started: float) -> None:
         with self._lock:
             self.ops += 1
-            self.successes.append(time.time())
+            self.longest_op = max(self.longest_op, time.time() - started)
             if self.first_failure is not None and self.recovered is None:
                 self.recovered = time.time()
 
     def call(self, fn: Callable[[], T], transient: Callable[[BaseException], bool],
              backoff: Backoff = DRILL_BACKOFF) -> T:
         """One operation with bounded retries; its failed attempts and its recovery enter the timeline."""
+        started = time.time()
         try:
             result = retry_call(fn, transient=transient, backoff=backoff, on_retry=self._failed)
         except Exception as exc:
             if transient(exc) or isinstance(exc, RetriesExhausted):
                 self._failed(0, exc)
             raise
-        self._succeeded()
+        self._succeeded(started)
         return result
 
     def write(self, key: str, fn: Callable[[], Any], transient: Callable[[BaseException], bool],
@@ -79,14 +80,13 @@ class Ledger:
 
     @property
     def downtime_ms(self) -> float:
-        """The longest stretch without a successful operation, as the client saw it. Failed attempts are not
-        the only sign: a pool that finds its connection dead opens another and waits for it, silently."""
-        times = sorted(self.successes)
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        """As the client saw it: from the first failed attempt to the first success after it, or the longest
+        operation, whichever is longer. Failed attempts are not the only sign of an outage: a pool that finds
+        its connection dead opens another and waits for it, silently."""
+        longest = self.longest_op
         if self.first_failure is not None:
-            end = self.recovered if self.recovered is not None else time.time()
-            gaps.append(end - self.first_failure)
-        return round(max(gaps, default=0.0) * 1000, 1)
+            longest = max(longest, (self.recovered or time.time()) - self.first_failure)
+        return round(longest * 1000, 1)
 
 
 @dataclass
