@@ -44,33 +44,44 @@ def twin_dir(outputs: Path | None) -> Path | None:
 
 @dataclass
 class TwinInjector:
+    """The twin's control, in a process of its own (app_code.local.failover's CLI): the drill's clients share
+    no interpreter, and so no CPU time, with the operation that disrupts them."""
+
     state_dir: Path
 
     @property
     def where(self) -> str:
         return f"twin {self.state_dir}"
 
-    def fail_over_database(self, *, partition: bool) -> Event:
-        from app_code.local.failover import fail_over_database
+    def _op(self, *args: str) -> Any:
+        import json
+        import subprocess
+        import sys
 
-        result = fail_over_database(self.state_dir, partition_standby_first=partition)
-        return Event(result.injected, result.promotion_ms, result.to_json())
+        from app_code.local.failover import FailoverError
+
+        done = subprocess.run([sys.executable, "-m", "app_code.local.failover", args[0], str(self.state_dir),
+                               *args[1:]], capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[2])
+        if done.returncode == 2:
+            raise FailoverError(done.stderr.strip().removeprefix("failover: "))
+        if done.returncode != 0:
+            raise RuntimeError(f"twin failover operation {args[0]} failed:\n{done.stderr.strip()[-2000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def _event(self, result: dict[str, Any]) -> Event:
+        return Event(result["injected"], result["promotion_ms"], result)
+
+    def fail_over_database(self, *, partition: bool) -> Event:
+        return self._event(self._op("database", *(["--partition-first"] if partition else [])))
 
     def fail_over_cache(self, *, shard: int, partition: bool) -> Event:
-        from app_code.local.failover import fail_over_cache
-
-        result = fail_over_cache(self.state_dir, shard=shard, partition_replicas_first=partition)
-        return Event(result.injected, result.promotion_ms, result.to_json())
+        return self._event(self._op("cache", "--shard", str(shard), *(["--partition-first"] if partition else [])))
 
     def pause_replay(self) -> list[str]:
-        from app_code.local.failover import pause_replay
-
-        return pause_replay(self.state_dir)
+        return list(self._op("pause-replay"))
 
     def resume_replay(self) -> list[str]:
-        from app_code.local.failover import resume_replay
-
-        return resume_replay(self.state_dir)
+        return list(self._op("resume-replay"))
 
 
 @dataclass

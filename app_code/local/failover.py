@@ -127,3 +127,35 @@ def _refresh_components(state: State) -> None:
             comp["role"] = rec.extra.get("role", comp.get("role"))
             comp["port"], comp["endpoint"] = rec.port, f"{ports.HOST}:{rec.port}"
     write_json(path, info)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m app_code.local.failover database|cache|pause-replay|resume-replay STATE_DIR`: one operation,
+    its result as one JSON line. Drills run it in a process of its own, as a control plane runs apart from
+    the clients: the kill and the promotion then take no CPU time from the workload they disrupt."""
+    import argparse  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="python -m app_code.local.failover", description=main.__doc__)
+    parser.add_argument("operation", choices=("database", "cache", "pause-replay", "resume-replay"))
+    parser.add_argument("state_dir", type=Path)
+    parser.add_argument("--partition-first", action="store_true")
+    parser.add_argument("--shard", type=int, default=1)
+    args = parser.parse_args(argv)
+    try:
+        if args.operation == "database":
+            out: Any = fail_over_database(args.state_dir, partition_standby_first=args.partition_first).to_json()
+        elif args.operation == "cache":
+            out = fail_over_cache(args.state_dir, shard=args.shard,
+                                  partition_replicas_first=args.partition_first).to_json()
+        else:
+            out = (pause_replay if args.operation == "pause-replay" else resume_replay)(args.state_dir)
+    except FailoverError as err:
+        print(f"failover: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
