@@ -19,11 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_twin import throwaway_twin  # noqa: E402
+
 from app_code.drills import cache_failover, db_failover  # noqa: E402
 from app_code.drills.inject import TwinInjector  # noqa: E402
 from app_code.endpoints import Endpoints  # noqa: E402
 from app_code.local import templates  # noqa: E402
-from bench_twin import throwaway_twin  # noqa: E402
 
 MARGIN_MS = 1000.0
 
@@ -58,7 +59,8 @@ def main() -> int:
         worst = max(worst, excess / MARGIN_MS)
         print(f"{drill} ({what}, {env}): promotion median {promotion:.0f} ms, client downtime median "
               f"{downtime:.0f} ms; runs (promotion/downtime ms) {', '.join(f'{p:.0f}/{d:.0f}' for p, d in runs)}; "
-              f"worst downtime - promotion {excess:.0f} ms, target < {MARGIN_MS:.0f} ms: ratio {excess / MARGIN_MS:.2f} "
+              f"worst downtime - promotion {excess:.0f} ms, target < {MARGIN_MS:.0f} ms: "
+              f"ratio {excess / MARGIN_MS:.2f} "
               f"({'ok' if excess < MARGIN_MS else 'OVER'})")
     print(f"load average during the runs: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0 if worst < 1 else 1

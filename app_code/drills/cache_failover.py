@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from typing import Any
 
 import redis
 from redis.exceptions import BusyLoadingError, ClusterDownError, ReadOnlyError, TryAgainError
@@ -46,12 +47,16 @@ def _writer(client: Client, ledger: Ledger, run: str, durable: bool, stop: threa
     seq = 0
     while not stop.is_set():
         done, effects = _keys(run, seq)
-        ok = ledger.write(done, lambda done=done, effects=effects, seq=seq: write(
-            client, done, ("EVAL", ONCE, 2, done, effects, seq, TTL_S), durable=durable), transient,
-            unknown=(NotDurable,))
-        if ok:
+
+        def once(done: str = done, effects: str = effects, seq: int = seq) -> list[Any]:
+            return write(client, done, ("EVAL", ONCE, 2, done, effects, seq, TTL_S), durable=durable)
+
+        def length(effects: str = effects) -> int:
+            return int(client.llen(effects))
+
+        if ledger.write(done, once, transient, unknown=(NotDurable,)):
             try:
-                if ledger.call(lambda effects=effects: client.llen(effects), transient) != 1:
+                if ledger.call(length, transient) != 1:
                     misreads.append(done)
             except Exception:  # noqa: BLE001 - a read that never succeeds is a misread, the drill goes on
                 misreads.append(done)
@@ -65,7 +70,8 @@ def run(endpoints: Endpoints, injector: Injector, *, durable: bool = False, part
     settings = CacheSettings(retries=0, socket_timeout=3.0)
     client = connect(cache, CacheAuth.from_endpoints(endpoints), ca_bundle=ca_bundle or endpoints.aws.ca_bundle,
                      settings=settings)
-    ledger, run_id, stop, misreads = Ledger(), uuid.uuid4().hex[:12], threading.Event(), []
+    ledger, run_id, stop = Ledger(), uuid.uuid4().hex[:12], threading.Event()
+    misreads: list[str] = []
     try:
         thread = threading.Thread(target=_writer, args=(client, ledger, run_id, durable, stop, misreads), daemon=True)
         thread.start()

@@ -23,7 +23,8 @@ def confirm(env: str, drill: str, yes: bool) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        raise BadInput(f"drill {drill} fails over the real {env} environment: pass --yes to confirm (no terminal to ask)")
+        raise BadInput(f"drill {drill} fails over the real {env} environment: pass --yes to confirm "
+                       "(no terminal to ask)")
     answer = input(f"drill {drill} disrupts {env} on AWS (a real failover). Type {env!r} to go on: ").strip()
     if answer != env:
         raise BadInput(f"drill {drill}: not confirmed (typed {answer!r}, expected {env!r})")

@@ -61,7 +61,8 @@ def run(endpoints: Endpoints, injector: Injector, *, partition: bool = False,
     # Connections wait for the endpoint rather than fail fast: the twin's proxy holds them through a promotion.
     client = SqlClient.from_endpoints(endpoints, replace(base, connect_timeout=10, pool_max=2))
     client.open()
-    ledger, run_id, stop, misreads = Ledger(), uuid.uuid4().hex[:12], threading.Event(), []
+    ledger, run_id, stop = Ledger(), uuid.uuid4().hex[:12], threading.Event()
+    misreads: list[str] = []
     try:
         with client.writer.connection() as conn:
             for statement in _schema(client.dialect.family):

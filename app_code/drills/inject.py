@@ -26,7 +26,8 @@ class Event:
 
 
 class Injector(Protocol):
-    where: str
+    @property
+    def where(self) -> str: ...
 
     def fail_over_database(self, *, partition: bool) -> Event: ...
     def fail_over_cache(self, *, shard: int, partition: bool) -> Event: ...
@@ -95,7 +96,8 @@ class AwsInjector:
 
     def fail_over_database(self, *, partition: bool) -> Event:
         if partition:
-            raise BadInput("--partition-first is a fault of the local twin; AWS's failover APIs cannot cut a standby off")
+            raise BadInput("--partition-first is a fault of the local twin; AWS's failover APIs cannot cut a "
+                           "standby off")
         rds = self.aws.client("rds")
         kind, ident = database_identifier(self.endpoints, rds)
         if kind == "cluster":

@@ -69,7 +69,7 @@ class Ledger:
         """A write under `key`: acknowledged, or unacknowledged when its outcome stayed unknown."""
         try:
             self.call(fn, transient, backoff)
-        except (RetriesExhausted, *unknown) as exc:
+        except (RetriesExhausted, *unknown) as exc:  # type: ignore[misc]  # mypy cannot unpack into except
             with self._lock:
                 self.unacknowledged.append(key)
                 self.reasons[type(getattr(exc, "last", exc)).__name__] += 1

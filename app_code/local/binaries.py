@@ -80,5 +80,6 @@ def haproxy() -> Path:
     found = (override if os.access(override, os.X_OK) else None) if override else \
         (shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy",) if os.access(p, os.X_OK)), None))
     if not found:
-        raise MissingBinary("haproxy", HAPROXY_HINT, f"TWIN_HAPROXY={override}" if override else "searched PATH, /usr/sbin")
+        raise MissingBinary("haproxy", HAPROXY_HINT,
+                            f"TWIN_HAPROXY={override}" if override else "searched PATH, /usr/sbin")
     return Path(found)

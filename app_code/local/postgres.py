@@ -110,7 +110,8 @@ class PostgresTwin:
         self.state.set("postgres", {
             "spec": dataclasses.asdict(self.spec), "user": self.user, "bindir": str(self.bindir),
             "root": str(self.root), "tls": str(self.tls),
-            "nodes": [{"name": n.name, "role": n.role, "datadir": str(n.datadir), "port": n.port} for n in self.nodes()]})
+            "nodes": [{"name": n.name, "role": n.role, "datadir": str(n.datadir), "port": n.port}
+                      for n in self.nodes()]})
 
     @property
     def writer_port(self) -> int:

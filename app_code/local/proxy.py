@@ -92,7 +92,8 @@ class Proxy:
 
     def save(self) -> None:
         proxies = dict(self.state.data.get("proxies", {}))
-        proxies[self.name] = {"socket": str(self.socket_path), "frontends": {f.name: f.to_json() for f in self.frontends}}
+        proxies[self.name] = {"socket": str(self.socket_path),
+                              "frontends": {f.name: f.to_json() for f in self.frontends}}
         self.state.set("proxies", proxies)
 
     def frontend(self, name: str) -> Frontend:

@@ -99,8 +99,8 @@ def fail_over(state: State, *, shard: int, partition_replicas_first: bool = Fals
 def _cut(cache: RedisTwin, replica: RedisNode) -> dict[str, str]:
     """Cut a replica's replication link; returns its settings to restore."""
     conn = cache.client(replica)
-    saved = {k: str(v) for k, v in conn.config_get("masteruser").items()} | \
-        {k: str(v) for k, v in conn.config_get("masterauth").items()}
+    saved = {str(k): str(v) for k, v in conn.config_get("masteruser").items()} | \
+        {str(k): str(v) for k, v in conn.config_get("masterauth").items()}
     conn.config_set("masteruser", PARTITION_USER)
     conn.config_set("masterauth", "partitioned")
     conn.execute_command("CLIENT", "KILL", "TYPE", "master")

@@ -16,7 +16,7 @@ import pytest
 from app_code.cli import main
 from app_code.drills.inject import AwsInjector
 from app_code.endpoints import AwsTarget, Endpoints
-from tests.app_code.conftest import REGION, cdk_outputs
+from tests.app_code.conftest import cdk_outputs
 
 
 @pytest.fixture
