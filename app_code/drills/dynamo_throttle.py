@@ -23,7 +23,7 @@ from app_code.drills.ledger import Ledger, Report
 from app_code.dynamo import BATCH, MAX_ATTEMPTS, UNPROCESSED_BACKOFF, ItemMapper, TableShape, write_batch
 from app_code.endpoints import Endpoints
 
-ITEMS = 200
+ITEMS = 100
 THROTTLE_EVERY = 3  # every third request is refused (alternately each error)
 DROP_EVERY = 2  # every second request that is sent loses items to UnprocessedItems
 DROPPED_PER_REQUEST = 5

@@ -45,8 +45,8 @@ def twin_dir(outputs: Path | None) -> Path | None:
 
 @dataclass
 class TwinInjector:
-    """The twin's control, in a process of its own (app_code.local.failover's CLI): the drill's clients share
-    no interpreter, and so no CPU time, with the operation that disrupts them."""
+    """The twin's control. Failovers run in a process of their own (app_code.local.failover's CLI), so the
+    drill's clients share no interpreter, and no CPU time, with the operation that disrupts them."""
 
     state_dir: Path
 
@@ -78,11 +78,16 @@ class TwinInjector:
     def fail_over_cache(self, *, shard: int, partition: bool) -> Event:
         return self._event(self._op("cache", "--shard", str(shard), *(["--partition-first"] if partition else [])))
 
+    # In this process: a pause is a statement on each replica, and a process start would outlast the lag bound.
     def pause_replay(self) -> list[str]:
-        return list(self._op("pause-replay"))
+        from app_code.local.failover import pause_replay
+
+        return pause_replay(self.state_dir)
 
     def resume_replay(self) -> list[str]:
-        return list(self._op("resume-replay"))
+        from app_code.local.failover import resume_replay
+
+        return resume_replay(self.state_dir)
 
 
 @dataclass

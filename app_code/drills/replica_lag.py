@@ -21,7 +21,7 @@ from app_code.endpoints import Endpoints
 from app_code.sql import SqlClient, SqlSettings, execute, query
 
 MAX_LAG_S = 1.0  # the routing bound (the workloads' default): lag up to it is served by the replicas
-PHASE_READS = 40  # reads on the expected target that end a phase
+PHASE_READS = 20  # reads on the expected target that end a phase
 TIMEOUT = 60
 PHASES = ("before", "during", "after")
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import shutil
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -85,10 +86,13 @@ def fail_over(state: State, *, partition_standby_first: bool = False, partition_
     _set_role(state, new)
     db.save()
     started = time.monotonic()
-    for replica in diverged:
-        _rebuild(db, replica, follow_writer=True)
-        result.resynced.append(replica.name)
-    _rebuild(db, old, follow_writer=False)
+    # Side by side: each is a base backup of the new primary and a start, independent of the others.
+    with ThreadPoolExecutor(max_workers=len(diverged) + 1) as pool:
+        jobs = [pool.submit(_rebuild, db, r, follow_writer=True) for r in diverged]
+        jobs.append(pool.submit(_rebuild, db, old, follow_writer=False))
+        for job in jobs:
+            job.result()
+    result.resynced = [r.name for r in diverged]
     db.make_synchronous(old)
     result.replaced = old.name
     result.replace_ms = round((time.monotonic() - started) * 1000, 1)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from app_code.cli import main
@@ -62,12 +60,3 @@ def test_a_single_az_writer_has_no_standby_to_cut_off(dev_twin, capsys):
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1
     assert "single-AZ database has no standby" in err
-
-
-def test_the_drill_prints_one_json_object(dev_twin, capsys):
-    rc = main(["drill", "dynamo-throttle", "--outputs", str(dev_twin.state_dir), "--json"])
-
-    out = capsys.readouterr().out
-    report = json.loads(out)
-    assert rc == 0 and out.count("\n") == 1
-    assert {"injected", "downtime_ms", "acknowledged", "present", "lost", "duplicated", "unacknowledged"} <= set(report)

@@ -41,6 +41,8 @@ def test_multi_az_failover_loses_no_acknowledged_write_and_the_writer_endpoint_s
     rc, report, stderr = drill_json(prod_twin, "db-failover", "--partition-first")
 
     assert rc == 0, (report, stderr)
+    assert {"injected", "downtime_ms", "acknowledged", "present", "lost", "duplicated", "unacknowledged",
+            "promotion_ms"} <= set(report)
     assert report["partitioned_first"] and report["acknowledged"] > 0
     assert (report["lost"], report["duplicated"]) == (0, 0), report
     assert report["present"] >= report["acknowledged"]
