@@ -61,7 +61,9 @@ def build_parser() -> Parser:
     run.set_defaults(handler=cmd_run)
 
     ops = sub.add_parser("ops", help="backups, point-in-time restore, teardown verification")
-    actions = ops.add_subparsers(dest="ops_command", required=True, parser_class=Parser)
+    # The metavar names the choices in "arguments are required", where argparse would show the dest.
+    actions = ops.add_subparsers(dest="ops_command", metavar="{teardown-check,backup,restore-table}", required=True,
+                                 parser_class=Parser)
     check = actions.add_parser("teardown-check", help="list what `cdk destroy` left of an environment (exit 1 if any)")
     _target_flags(check, outputs=False)
     check.set_defaults(handler=cmd_teardown_check)

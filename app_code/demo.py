@@ -48,7 +48,8 @@ def demo(env: str, *, keep: bool = False, state_dir: Path | None = None, console
     from app_code.endpoints import Endpoints, EndpointsError
     from app_code.errors import BadInput
     from app_code.metrics import render
-    from app_code.run import WORKLOADS, preflight, run_workloads
+    from app_code.preflight import preflight
+    from app_code.run import WORKLOADS, run_workloads
 
     console = console or Console(width=None if Console().is_terminal else 150)
     state_dir = state_dir.resolve() if state_dir else None

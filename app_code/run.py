@@ -9,30 +9,11 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 
-from app_code.endpoints import Endpoints, EndpointsError, HostPort
+from app_code.endpoints import Endpoints, EndpointsError
 from app_code.errors import EXIT_FAILED, EXIT_OK, BadInput
-from app_code.probe import probe, probe_url
+from app_code.preflight import preflight
 
 WORKLOADS = ("sql", "dynamo", "cache")
-
-
-def preflight(endpoints: Endpoints, workloads: Sequence[str]) -> None:
-    """Fail fast, as bad input, on outputs a workload cannot use or endpoints that do not answer."""
-    twin = endpoints.aws.endpoint_url and endpoints.source.startswith("outputs file")
-    hint = f"; is the twin up? (python -m app_code local up -e {endpoints.env})" if twin else ""
-    probe_url(endpoints.aws.endpoint_url, "the AWS API endpoint (moto)" if twin else "AWS_ENDPOINT_URL", hint)
-    targets: list[tuple[HostPort, str]] = []
-    if "sql" in workloads or "cache" in workloads:
-        db = endpoints.database
-        targets += [(db.writer, "database writer")] + [(r, "database replica") for r in db.readers]
-    if "dynamo" in workloads:
-        endpoints.dynamo  # noqa: B018 - parse (and so validate) the outputs before any work
-    if "cache" in workloads:
-        targets.append((endpoints.cache.endpoint, "cache endpoint"))
-        if endpoints.cache.reader:
-            targets.append((endpoints.cache.reader, "cache reader endpoint"))
-    for hp, what in targets:
-        probe(hp.host, hp.port, what, hint)
 
 
 def run_workloads(endpoints: Endpoints, workloads: Sequence[str], *, max_lag: float = 1.0,
@@ -110,7 +91,7 @@ def run(endpoints: Endpoints, workload: str, *, max_lag: float = 1.0, db_ca_bund
     from app_code.metrics import render
 
     workloads = WORKLOADS if workload == "all" else (workload,)
-    preflight(endpoints, workloads)
+    preflight(endpoints, workloads, cache_ca_bundle=cache_ca_bundle)
     recorder = run_workloads(endpoints, workloads, max_lag=max_lag, db_ca_bundle=db_ca_bundle,
                              cache_ca_bundle=cache_ca_bundle, progress=progress)
     render(recorder)

@@ -476,6 +476,9 @@ class SqlClient:
                 pool.open(timeout=self.settings.connect_timeout * 2)
             except Exception as exc:
                 self.close()
+                if _login_refused(exc):
+                    raise Unreachable(f"database {pool.name} at {where} refused the login of {self.creds.username!r} "
+                                      f"from secret {self.db.secret_arn}: {_server_reason(exc)}") from None
                 raise Unreachable(f"database {pool.name} at {where} is unreachable: {_one_line(exc)}") from None
         return self
 
@@ -548,6 +551,22 @@ class SqlClient:
                     raise SqlError(f"{replica.name} did not catch up with the writer within {deadline:.0f}s")
                 time.sleep(0.02)
         return time.monotonic() - start
+
+
+def _login_refused(exc: BaseException) -> bool:
+    """A wrong user or password (PostgreSQL SQLSTATE class 28, MySQL 1045): the server answered, the secret is off."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate and sqlstate.startswith("28"):
+        return True
+    if "password authentication failed" in str(exc):  # libpq reports a refused login without a SQLSTATE
+        return True
+    return bool(exc.args) and exc.args[0] == 1045
+
+
+def _server_reason(exc: BaseException) -> str:
+    """The server's own words, without libpq's 'connection to server at ... failed:' preamble."""
+    text = _one_line(exc)
+    return text.rsplit("FATAL: ", 1)[-1] if "FATAL: " in text else text
 
 
 def _one_line(exc: BaseException) -> str:

@@ -38,6 +38,18 @@ def _instance_type(prefix: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+def _matches(pattern: str, expected: str) -> AfterValidator:
+    """A pattern whose failure reads as what was expected, not as the regular expression."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(expected)
+        return value
+
+    return AfterValidator(check)
+
+
 LogRetentionDays = Literal[
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
 ]
@@ -75,8 +87,8 @@ class NetworkConfig(Strict):
 
 class EnvConfig(Strict):
     name: str
-    account: Annotated[str, Field(pattern=r"^[0-9]{12}$")]
-    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")]
+    account: Annotated[str, _matches(r"[0-9]{12}", "expected a 12-digit AWS account ID")]
+    region: Annotated[str, _matches(r"[a-z]{2}(-gov)?-[a-z]+-[0-9]", "expected an AWS region such as 'us-east-1'")]
     # The one switch that keeps the data: the stores' removal and deletion_protection follow it unless set.
     removal: Literal["destroy", "retain"] = "destroy"
     termination_protection: bool = False

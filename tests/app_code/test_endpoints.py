@@ -132,7 +132,7 @@ def test_describe_stacks_errors_name_the_stack_and_the_key(aws):
     env = f"t{uuid.uuid4().hex[:8]}"
     _create_stack(aws, f"{env}-Dynamo", {"TableName": "t", "TableArn": "arn:aws:dynamodb:us-east-1:1:table/t"})
     ep = Endpoints.from_cloudformation(env, aws=aws)
-    with pytest.raises(EndpointsError, match=rf"CloudFormation \({env}\): stack {env}-Dynamo output GsiNames is missing"):
+    with pytest.raises(EndpointsError, match=rf"CloudFormation \({env}\): stack {env}-Dynamo output PartitionKey is missing"):
         _ = ep.dynamo
     with pytest.raises(EndpointsError, match=rf"stack {env}-Database not found \(stacks present: {env}-Dynamo\)"):
         _ = ep.database

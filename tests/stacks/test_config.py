@@ -44,7 +44,7 @@ def test_every_configured_environment_is_valid() -> None:
         (lambda e: e["dev"].pop("account"),
          "config error: environments.dev.account is missing: expected a 12-digit AWS account ID"),
         (lambda e: e["dev"].update(account="12345"),
-         "config error: environments.dev.account='12345' is not allowed: String should match pattern '^[0-9]{12}$'"),
+         "config error: environments.dev.account='12345' is not allowed: expected a 12-digit AWS account ID"),
         (lambda e: e["dev"]["network"].update(flow_log_retention_days=10),
          "config error: environments.dev.network.flow_log_retention_days=10 is not allowed: Input should be 1, 3,"),
         (lambda e: e["dev"]["network"].update(vpc_cidr="10.0.0.0/8"),

@@ -1,0 +1,411 @@
+"""Every bad input gets one clear line and an exit code, and leaves nothing half-done: one table, a row each.
+
+A row gives the input, the exact line expected on stderr and the exit code. After each row: no process it
+started is still alive (every child inherits the row's tag, found again in /proc/<pid>/environ), the paths it
+names as its own state are gone, and the data it touched is as it was (`after`).
+
+Config rows call stacks.config.load_environment, the very function app.py runs before any construct (app.py
+prints the line and exits 1: tests/stacks/test_config.py runs it end to end). CLI rows call app_code's main()
+in-process, as `python -m app_code` does.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stacks.config import ConfigError, load_environment
+from tests.fixtures_synth import project_context
+
+TAG = "BAD_INPUT_ROW"
+BOUND_S = 20  # an endpoint that does not answer must fail within this, never hang
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    expected: str
+    code: int
+    argv: tuple[str, ...] = ()  # app_code CLI arguments, with <placeholders> from the row's context
+    config: Callable[[dict[str, Any]], None] | None = None  # mutates cdk.json's environments instead
+    config_env: str = "dev"  # the environment the config rows synthesize
+    needs: frozenset[str] = frozenset()  # fixtures: twin, blackhole, garbage, dev_out
+    setup: Callable[[Ctx], None] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    gone: tuple[str, ...] = ()  # paths (<placeholders> allowed) that must not exist afterwards
+    after: Callable[[Ctx], None] | None = None
+
+
+@dataclass
+class Ctx:
+    tmp: Path
+    values: dict[str, str] = field(default_factory=dict)
+    twin: Any = None
+
+    def fmt(self, text: str) -> str:
+        """<name> placeholders: the row's temp dir and the ports, ARNs and names its setup made."""
+        for name, value in {"tmp": str(self.tmp), **self.values}.items():
+            text = text.replace(f"<{name}>", value)
+        return text
+
+
+# -- row helpers --------------------------------------------------------------------------------
+def write(name: str, content: str | Callable[[Ctx], Any]) -> Callable[[Ctx], None]:
+    def setup(ctx: Ctx) -> None:
+        data = content(ctx) if callable(content) else content
+        path = ctx.tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return setup
+
+
+def twin_copy(outputs: Callable[[Ctx, dict[str, Any]], None] | None = None,
+              twin_json: Callable[[Ctx, dict[str, Any]], None] | None = None) -> Callable[[Ctx], None]:
+    """The running dev twin's outputs.json and twin.json, copied to <tmp>/copy and changed there."""
+    def setup(ctx: Ctx) -> None:
+        target = ctx.tmp / "copy"
+        target.mkdir()
+        out = json.loads(ctx.twin.outputs_file.read_text())
+        info = json.loads(ctx.twin.twin_file.read_text())
+        if outputs:
+            outputs(ctx, out)
+        if twin_json:
+            twin_json(ctx, info)
+        (target / "outputs.json").write_text(json.dumps(out))
+        (target / "twin.json").write_text(json.dumps(info))
+    return setup
+
+
+def with_secret(value: str) -> Callable[[Ctx, dict[str, Any]], None]:
+    """Point the Database stack's SecretArn at a new secret in the twin's moto holding `value`."""
+    def change(ctx: Ctx, out: dict[str, Any]) -> None:
+        sm = ctx.twin.client("secretsmanager")
+        admin = json.loads(sm.get_secret_value(SecretId=out["dev-Database"]["SecretArn"])["SecretString"])
+        text = value.replace("ADMIN", json.dumps(admin)[1:-1])
+        arn = sm.create_secret(Name=f"bad-input/{uuid.uuid4().hex[:8]}", SecretString=text)["ARN"]
+        out["dev-Database"]["SecretArn"] = ctx.values["secret"] = arn
+    return change
+
+
+def endpoint(stack: str, key: str, listener: str) -> Callable[[Ctx, dict[str, Any]], None]:
+    def change(ctx: Ctx, out: dict[str, Any]) -> None:
+        out[f"dev-{stack}"][key] = f"127.0.0.1:{ctx.values[listener]}"
+    return change
+
+
+def other_key_schema(ctx: Ctx, out: dict[str, Any]) -> None:
+    ddb = ctx.twin.client("dynamodb")
+    name = ctx.values["table"] = f"bad-input-{uuid.uuid4().hex[:8]}"
+    ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    out["dev-Dynamo"]["TableName"] = name
+
+
+def table_is_empty(ctx: Ctx) -> None:
+    items = ctx.twin.client("dynamodb").scan(TableName=ctx.values["table"], Select="COUNT")["Count"]
+    assert items == 0, f"the workload wrote {items} items into a table it should have refused"
+
+
+def outputs(**stacks: dict[str, str]) -> dict[str, dict[str, str]]:
+    base = {"dev-Database": {"WriterEndpoint": "db.example:5433", "Port": "5433", "Engine": "postgres",
+                             "DatabaseName": "app", "SecretArn": "arn:aws:secretsmanager:us-east-1:1:secret:x"},
+            "dev-Dynamo": {"TableName": "t", "TableArn": "arn:aws:dynamodb:us-east-1:1:table/t", "PartitionKey": "pk"}}
+    for name, values in stacks.items():
+        base[name] = {**base.get(name, {}), **values}
+    return {k: v for k, v in base.items() if v}
+
+
+CONFIG = "config error: environments.dev."
+RUN = "app_code run: "
+ROWS = [
+    # -- config values of every stack ---------------------------------------------------------
+    Row("config-env-unknown", "config error: env='staging' is not a configured environment: allowed: dev, prod", 1,
+        config=lambda e: None, config_env="staging"),
+    Row("config-account", f"{CONFIG}account='12345' is not allowed: expected a 12-digit AWS account ID", 1,
+        config=lambda e: e["dev"].update(account="12345")),
+    Row("config-region", f"{CONFIG}region='mars-1' is not allowed: expected an AWS region such as 'us-east-1'", 1,
+        config=lambda e: e["dev"].update(region="mars-1")),
+    Row("config-removal", f"{CONFIG}removal='keep' is not allowed: Input should be 'destroy' or 'retain'", 1,
+        config=lambda e: e["dev"].update(removal="keep")),
+    Row("config-unknown-key", f"{CONFIG}cache.shard is not a known key: remove it or fix its spelling", 1,
+        config=lambda e: e["dev"]["cache"].update(shard=2)),
+    Row("config-network-nat", f"{CONFIG}network.nat_gateways=3 is not allowed: at most az_count (2)", 1,
+        config=lambda e: e["dev"]["network"].update(nat_gateways=3)),
+    Row("config-network-cidr",
+        f"{CONFIG}network.vpc_cidr='10.0.0.0/8' is not allowed: prefix length must be /16 to /20", 1,
+        config=lambda e: e["dev"]["network"].update(vpc_cidr="10.0.0.0/8")),
+    Row("config-network-instance", f"{CONFIG}network.app_instance_type='large' is not allowed: expected an instance "
+        "type like 't3.micro' (family.size)", 1, config=lambda e: e["dev"]["network"].update(app_instance_type="large")),
+    Row("config-database-engine", f"{CONFIG}database.engine='oracle' is not allowed: Input should be 'postgres', "
+        "'mysql', 'aurora-postgresql' or 'aurora-mysql'", 1, config=lambda e: e["dev"]["database"].update(engine="oracle")),
+    Row("config-database-version", f"{CONFIG}database.engine_version='17' is not allowed: a full postgres version "
+        "that aws-cdk-lib knows, such as '17.9' (no bare major)", 1,
+        config=lambda e: e["dev"]["database"].update(engine_version="17")),
+    Row("config-database-port", f"{CONFIG}database.port=5432 is not allowed: 1150-65535 and not the postgres default "
+        "5432 (RDS.23)", 1, config=lambda e: e["dev"]["database"].update(port=5432)),
+    Row("config-database-iam-user", f"{CONFIG}database.iam_auth_user='dbadmin' is not allowed: it must differ from "
+        "admin_username, whose password rotation IAM-only login would break", 1,
+        config=lambda e: e["dev"]["database"].update(iam_auth_user="dbadmin")),
+    Row("config-database-windows", f"{CONFIG}database.backup_window='04:00-04:30' is not allowed: it overlaps "
+        "maintenance_window 'sun:04:00-sun:04:30'", 1,
+        config=lambda e: e["dev"]["database"].update(backup_window="04:00-04:30")),
+    Row("config-dynamo-billing", f"{CONFIG}dynamo.billing='free' is not allowed: Input should be 'on_demand' or "
+        "'provisioned'", 1, config=lambda e: e["dev"]["dynamo"].update(billing="free")),
+    Row("config-dynamo-projection", f"{CONFIG}dynamo.gsis[0].projection='SOME' is not allowed: Input should be "
+        "'ALL', 'KEYS_ONLY' or 'INCLUDE'", 1, config=lambda e: e["dev"]["dynamo"]["gsis"][0].update(projection="SOME")),
+    Row("config-dynamo-lsi-without-sort-key", f"{CONFIG}dynamo.sort_key=None is not allowed with lsis: an LSI needs "
+        "a table with a sort key", 1, config=lambda e: e["dev"]["dynamo"].update(sort_key=None)),
+    Row("config-cache-engine", f"{CONFIG}cache.engine='memcached' is not allowed: Input should be 'valkey' or "
+        "'redis'", 1, config=lambda e: e["dev"]["cache"].update(engine="memcached")),
+    Row("config-cache-shards", f"{CONFIG}cache.shards=2 is not allowed: cluster_mode 'disabled' has exactly 1 shard "
+        "(set cluster_mode 'enabled' to shard)", 1, config=lambda e: e["dev"]["cache"].update(shards=2)),
+    Row("config-cache-port", f"{CONFIG}cache.port=6379 is not allowed: not the engine's default (ElastiCache.7, "
+        "AwsSolutions-AEC5); for example 6380", 1, config=lambda e: e["dev"]["cache"].update(port=6379)),
+    Row("config-cache-rotation", f"{CONFIG}cache.auth_rotation_days=120 is not allowed: Input should be less than "
+        "or equal to 90", 1, config=lambda e: e["dev"]["cache"].update(auth_rotation_days=120)),
+    # -- CLI arguments of every command ---------------------------------------------------------
+    Row("cli-no-command", "python -m app_code: error: the following arguments are required: command (see --help)", 2,
+        argv=()),
+    Row("cli-unknown-command", "python -m app_code: error: argument command: invalid choice: 'deploy' (choose from "
+        "'run', 'ops', 'demo', 'local') (see --help)", 2, argv=("deploy",)),
+    Row("cli-run-unknown-workload", "python -m app_code run: error: argument workload: invalid choice: 'kafka' "
+        "(choose from 'sql', 'dynamo', 'cache', 'all') (see --help)", 2, argv=("run", "kafka", "--outputs", "x")),
+    Row("cli-run-no-source", "python -m app_code run: error: one of the arguments --outputs --env is required "
+        "(see --help)", 2, argv=("run", "sql")),
+    Row("cli-run-two-sources", "python -m app_code run: error: argument --env: not allowed with argument --outputs "
+        "(see --help)", 2, argv=("run", "sql", "--outputs", "x", "--env", "dev")),
+    Row("cli-run-max-lag", "python -m app_code run: error: argument --max-lag: invalid float value: 'soon' "
+        "(see --help)", 2, argv=("run", "sql", "--outputs", "x", "--max-lag", "soon")),
+    Row("cli-run-ca-bundle", f"{RUN}CA bundle <tmp>/none.pem does not exist", 2,
+        argv=("run", "sql", "--outputs", "<tmp>/o.json", "--db-ca-bundle", "<tmp>/none.pem"),
+        setup=write("o.json", outputs())),
+    Row("cli-ops-no-action", "python -m app_code ops: error: the following arguments are required: "
+        "{teardown-check,backup,restore-table} (see --help)", 2, argv=("ops",)),
+    Row("cli-ops-teardown-no-env", "python -m app_code ops teardown-check: error: the following arguments are "
+        "required: --env (see --help)", 2, argv=("ops", "teardown-check")),
+    Row("cli-ops-restore-no-target", "python -m app_code ops restore-table: error: the following arguments are "
+        "required: --target (see --help)", 2, argv=("ops", "restore-table", "--outputs", "x")),
+    Row("cli-demo-unknown-flag", "python -m app_code: error: unrecognized arguments: --fast (see --help)", 2,
+        argv=("demo", "--fast")),
+    Row("cli-local-unknown-action", "python -m app_code local: error: argument local_command: invalid choice: "
+        "'restart' (choose from 'up', 'down', 'status') (see --help)", 2, argv=("local", "restart")),
+    # -- outputs files --------------------------------------------------------------------------
+    Row("outputs-missing", f"{RUN}outputs file <tmp>/none.json does not exist", 2,
+        argv=("run", "all", "--outputs", "<tmp>/none.json")),
+    Row("outputs-not-json", f"{RUN}outputs file <tmp>/o.json: not JSON (Expecting property name enclosed in "
+        "double quotes at line 1)", 2, argv=("run", "dynamo", "--outputs", "<tmp>/o.json"),
+        setup=write("o.json", "{'dev-Dynamo': {}}")),
+    Row("outputs-not-stacks", RUN + "outputs file <tmp>/o.json: not shaped {StackName: {OutputKey: value}}",
+        2, argv=("run", "dynamo", "--outputs", "<tmp>/o.json"), setup=write("o.json", "[1, 2]")),
+    Row("outputs-wrong-stack", f"{RUN}outputs file <tmp>/o.json: stack dev-Cache not found (stacks present: "
+        "dev-Database, dev-Dynamo)", 2, argv=("run", "cache", "--outputs", "<tmp>/o.json"),
+        setup=write("o.json", outputs())),
+    Row("outputs-two-envs", f"{RUN}outputs file <tmp>/o.json: stacks of several environments (dev, prod); pick "
+        "one with --env", 2, argv=("run", "dynamo", "--outputs", "<tmp>/o.json"),
+        setup=write("o.json", outputs(**{"prod-Dynamo": {"TableName": "t"}}))),
+    Row("outputs-no-env", RUN + "outputs file <tmp>/o.json: no stack named <env>-{Network,Database,Dynamo,Cache}",
+        2, argv=("run", "dynamo", "--outputs", "<tmp>/o.json"), setup=write("o.json", {"Other": {"A": "b"}})),
+    Row("outputs-missing-key", f"{RUN}outputs file <tmp>/o.json: stack dev-Dynamo output PartitionKey is missing",
+        2, argv=("run", "dynamo", "--outputs", "<tmp>/o.json"),
+        setup=write("o.json", {"dev-Dynamo": {"TableName": "t", "TableArn": "arn:aws:dynamodb:us-east-1:1:table/t"}})),
+    Row("outputs-bad-port", f"{RUN}outputs file <tmp>/o.json: stack dev-Database output Port='5433x' is not a port",
+        2, argv=("run", "sql", "--outputs", "<tmp>/o.json"),
+        setup=write("o.json", outputs(**{"dev-Database": {"Port": "5433x"}}))),
+    Row("outputs-bad-engine", f"{RUN}outputs file <tmp>/o.json: stack dev-Database output Engine='oracle' is not "
+        "one of postgres, mysql, aurora-postgresql, aurora-mysql", 2, argv=("run", "sql", "--outputs", "<tmp>/o.json"),
+        setup=write("o.json", outputs(**{"dev-Database": {"Engine": "oracle"}}))),
+    Row("outputs-twin-not-up", f"{RUN}no twin in <tmp>/state (<tmp>/state/outputs.json missing): run "
+        "`python -m app_code local up`", 2, argv=("run", "all", "--outputs", "<tmp>/state"),
+        setup=lambda ctx: (ctx.tmp / "state").mkdir()),
+    Row("outputs-profile-for-twin", f"{RUN}--profile work: <tmp>/copy is a local twin's, which never uses AWS "
+        "profiles", 2, argv=("run", "dynamo", "--outputs", "<tmp>/copy", "--profile", "work"),
+        needs=frozenset({"twin"}), setup=twin_copy()),
+    # -- secrets --------------------------------------------------------------------------------
+    Row("secret-missing", f"{RUN}secret <secret>x cannot be read: An error occurred (ResourceNotFoundException) "
+        "when calling the GetSecretValue operation: Secrets Manager can't find the specified secret.", 2,
+        argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"twin"}),
+        setup=twin_copy(lambda ctx, out: (ctx.values.update(secret=out["dev-Database"]["SecretArn"]),
+                                          out["dev-Database"].update(SecretArn=ctx.values["secret"] + "x")))),
+    Row("secret-not-json", f"{RUN}secret <secret> is not JSON", 2,
+        argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"twin"}),
+        setup=twin_copy(with_secret("password: hunter2"))),
+    Row("secret-no-password", f"{RUN}secret <secret> has no password", 2,
+        argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"twin"}),
+        setup=twin_copy(with_secret('{"username": "dbadmin"}'))),
+    Row("secret-wrong-password", f"{RUN}database writer at <writer> refused the login of 'dbadmin' from secret "
+        '<secret>: password authentication failed for user "dbadmin"', 2,
+        argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"twin"}),
+        setup=twin_copy(with_secret('{ADMIN, "password": "not-the-password"}'))),
+    # -- endpoints that are closed, silent, or something else --------------------------------------
+    Row("endpoint-db-refused", f"{RUN}database writer at 127.0.0.1:<closed> is unreachable (Connection refused); "
+        "is the twin up? (python -m app_code local up -e dev)", 2,
+        argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"twin"}),
+        setup=twin_copy(endpoint("Database", "WriterEndpoint", "closed"))),
+    Row("endpoint-db-silent", f"{RUN}database writer at 127.0.0.1:<blackhole> is unreachable: connection timeout "
+        "expired", 2, argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"),
+        needs=frozenset({"twin", "blackhole"}), setup=twin_copy(endpoint("Database", "WriterEndpoint", "blackhole"))),
+    Row("endpoint-db-port-taken", f"{RUN}database writer at 127.0.0.1:<garbage> is unreachable: connection failed: "
+        'connection to server at "127.0.0.1", port <garbage> failed: received invalid response to SSL negotiation: H',
+        2, argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"twin", "garbage"}),
+        setup=twin_copy(endpoint("Database", "WriterEndpoint", "garbage"))),
+    Row("endpoint-cache-silent", f"{RUN}cache endpoint at 127.0.0.1:<blackhole> did not answer PING within 5 s "
+        "(TLS handshake)", 2, argv=("run", "cache", "--outputs", "<tmp>/copy", "--no-progress"),
+        needs=frozenset({"twin", "blackhole"}), setup=twin_copy(endpoint("Cache", "Endpoint", "blackhole"))),
+    Row("endpoint-cache-port-taken", f"{RUN}cache endpoint at 127.0.0.1:<garbage> is not a Redis server with TLS: "
+        "Error 1 connecting to 127.0.0.1:<garbage>. [SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006).",
+        2, argv=("run", "cache", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"twin", "garbage"}),
+        setup=twin_copy(endpoint("Cache", "Endpoint", "garbage"))),
+    Row("endpoint-moto-silent", f"{RUN}http://127.0.0.1:<blackhole> did not answer DescribeTable within 5 s "
+        "(ReadTimeoutError)", 2, argv=("run", "dynamo", "--outputs", "<tmp>/copy", "--no-progress"),
+        needs=frozenset({"twin", "blackhole"}),
+        setup=twin_copy(twin_json=lambda ctx, info: info.update(aws_endpoint_url=f"http://127.0.0.1:{ctx.values['blackhole']}"))),
+    Row("endpoint-aws-refused", "app_code run: AWS_ENDPOINT_URL at 127.0.0.1:<closed> is unreachable (Connection "
+        "refused)", 2, argv=("run", "dynamo", "--env", "dev"),
+        env={"AWS_ENDPOINT_URL": "http://127.0.0.1:<closed>", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+             "AWS_DEFAULT_REGION": "us-east-1"}),
+    # -- a workload on a table with another key schema ------------------------------------------
+    Row("dynamo-other-key-schema", "FAILED: 2 check(s) did not verify: dynamo describe table: outputs say GSIs "
+        "['gsi1'] LSIs ['lsi1'] keys pk/sk; table has GSIs [] LSIs [] keys id/-; dynamo workload: DynamoError: table "
+        "<table> does not match the Dynamo stack's outputs (see describe table)", 1,
+        argv=("run", "dynamo", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"twin"}),
+        setup=twin_copy(other_key_schema), after=table_is_empty),
+]
+
+
+# -- the table ---------------------------------------------------------------------------------
+def _listener(speak: bytes | None) -> Iterator[int]:
+    """A loopback listener that accepts and then says nothing (None), or says `speak` and hangs up."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            if speak is None:
+                held.append(conn)
+            else:
+                conn.sendall(speak)
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def blackhole() -> Iterator[int]:
+    yield from _listener(None)
+
+
+@pytest.fixture(scope="module")
+def garbage() -> Iterator[int]:
+    yield from _listener(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tagged(tag: str) -> list[int]:
+    """Live processes whose environment carries the row's tag: whatever the row started and left running."""
+    needle = f"{TAG}={tag}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state not in ("Z", "X"):
+                    found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_the_table_has_at_least_40_rows() -> None:
+    assert len(ROWS) >= 40
+    assert len({r.id for r in ROWS}) == len(ROWS)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
+def test_bad_input(row: Row, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+                   capsys: pytest.CaptureFixture[str]) -> None:
+    ctx = Ctx(tmp=tmp_path, values={"closed": str(_closed_port())})
+    for need in sorted(row.needs):
+        value = request.getfixturevalue(need)
+        if need == "twin":
+            ctx.twin = value
+            ctx.values["writer"] = value.stack("Database")["WriterEndpoint"]
+        else:
+            ctx.values[need] = str(value)
+    if row.setup:
+        row.setup(ctx)
+    tag = uuid.uuid4().hex
+    monkeypatch.setenv(TAG, tag)
+    for key, value in row.env.items():
+        monkeypatch.setenv(key, ctx.fmt(value))
+    capsys.readouterr()
+
+    started = time.monotonic()
+    code, stderr = _run(row, ctx, capsys)
+    elapsed = time.monotonic() - started
+
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines == [ctx.fmt(row.expected)], stderr
+    assert code == row.code
+    assert elapsed < BOUND_S, f"took {elapsed:.1f}s"
+    assert _tagged(tag) == [], "processes the row started are still running"
+    for path in row.gone:
+        assert not Path(ctx.fmt(path)).exists(), f"{ctx.fmt(path)} was left behind"
+    if row.after:
+        row.after(ctx)
+
+
+def _run(row: Row, ctx: Ctx, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    if row.config is not None:
+        context = copy.deepcopy(project_context())
+        row.config(context["environments"])
+        try:
+            load_environment(context, row.config_env)
+        except ConfigError as err:
+            return 1, str(err)  # app.py: print(err, file=sys.stderr); sys.exit(1)
+        return 0, ""
+    from app_code.cli import main
+
+    try:
+        code = main([ctx.fmt(a) for a in row.argv])
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_copies(tmp_path: Path) -> Iterator[None]:
+    yield
+    shutil.rmtree(tmp_path, ignore_errors=True)
