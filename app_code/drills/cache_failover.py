@@ -68,7 +68,9 @@ def run(endpoints: Endpoints, injector: Injector, *, durable: bool = False, part
     cache = endpoints.cache
     # No redis-py retries: the ledger retries (bounded) and so sees every failed attempt.
     settings = CacheSettings(retries=0, socket_timeout=3.0)
-    client = connect(cache, CacheAuth.from_endpoints(endpoints), ca_bundle=ca_bundle or endpoints.aws.ca_bundle,
+    # Credentials read once (see ledger.sql_client): the downtime measured is the failover's, not the secret's.
+    secret = CacheAuth.from_endpoints(endpoints)
+    client = connect(cache, CacheAuth(secret.password, secret.username), ca_bundle=ca_bundle or endpoints.aws.ca_bundle,
                      settings=settings)
     ledger, run_id, stop = Ledger(), uuid.uuid4().hex[:12], threading.Event()
     misreads: list[str] = []

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from app_code.drills.inject import Injector
-from app_code.drills.ledger import Ledger, Report, wait_for
+from app_code.drills.ledger import Ledger, Report, sql_client, wait_for
 from app_code.endpoints import Endpoints
 from app_code.sql import SqlClient, SqlSettings, execute, query
 
@@ -59,7 +59,7 @@ def run(endpoints: Endpoints, injector: Injector, *, partition: bool = False,
         settings: SqlSettings | None = None) -> Report:
     base = settings or SqlSettings(ca_bundle=endpoints.aws.ca_bundle)
     # Connections wait for the endpoint rather than fail fast: the twin's proxy holds them through a promotion.
-    client = SqlClient.from_endpoints(endpoints, replace(base, connect_timeout=10, pool_max=2))
+    client = sql_client(endpoints, replace(base, connect_timeout=10, pool_max=2))
     client.open()
     ledger, run_id, stop = Ledger(), uuid.uuid4().hex[:12], threading.Event()
     misreads: list[str] = []

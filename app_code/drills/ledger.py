@@ -152,6 +152,17 @@ def _text(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
+def sql_client(endpoints: Any, settings: Any) -> Any:
+    """A SqlClient whose credentials are read once. The workloads' clients read the secret again for every new
+    connection (a rotation may have changed it), which puts a Secrets Manager round trip into every reconnect
+    of a failover; a drill rotates nothing, and measures the failover alone."""
+    from app_code.sql import Credentials, SqlClient
+
+    db = endpoints.database
+    return SqlClient(db, Credentials.from_secret(endpoints.secret(db.secret_arn), db.database_name, db.secret_arn),
+                     settings)
+
+
 def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.02) -> None:
     """Poll `condition` until it holds; a drill that cannot reach a step fails loudly instead of hanging."""
     deadline = time.monotonic() + timeout

@@ -16,7 +16,7 @@ from typing import Any
 
 from app_code.drills.db_failover import _counts, _schema
 from app_code.drills.inject import Injector
-from app_code.drills.ledger import Ledger, Report
+from app_code.drills.ledger import Ledger, Report, sql_client
 from app_code.endpoints import Endpoints
 from app_code.sql import SqlClient, SqlSettings, execute, query
 
@@ -29,7 +29,7 @@ PHASES = ("before", "during", "after")
 def run(endpoints: Endpoints, injector: Injector, *, read_your_writes: bool = True,
         settings: SqlSettings | None = None) -> Report:
     base = settings or SqlSettings(ca_bundle=endpoints.aws.ca_bundle)
-    client = SqlClient.from_endpoints(endpoints, replace(base, max_lag_s=MAX_LAG_S, lag_probe_interval_s=0.05))
+    client = sql_client(endpoints, replace(base, max_lag_s=MAX_LAG_S, lag_probe_interval_s=0.05))
     client.open()
     if not client.readers:
         client.close()

@@ -86,7 +86,9 @@ def fail_over(state: State, *, shard: int, partition_replicas_first: bool = Fals
     _set_role(state, chosen)
     cache.save()
     started = time.monotonic()
-    cache._launch(primary, same_port=True)  # its config now names the new primary (cluster: nodes.conf does)
+    if cache.spec.cluster_mode:
+        _demote(primary, str(cache.client(chosen).execute_command("CLUSTER", "MYID")))
+    cache._launch(primary, same_port=True)  # its config now names the new primary
     wait_until(lambda: _linked(cache, primary), timeout=TIMEOUT, what=f"redis {primary.name} back as a replica")
     if cache.proxy:
         cache.proxy.route(READER_FRONTEND, [r.name for r in (*others, primary)], moved={primary.name: primary.port})
@@ -156,6 +158,21 @@ def _writable(cache: RedisTwin, port: int, key: str) -> bool:
         raise
     finally:
         conn.close()
+
+
+def _demote(node: RedisNode, primary_id: str) -> None:
+    """Rewrite the failed node's own line in its nodes.conf: a replica of `primary_id`, without slots.
+
+    Started as it was, it would claim its old slots as a primary until gossip told it otherwise, and clients
+    asking it for the slot map in that moment would write to it (ElastiCache brings back a replica, not it)."""
+    conf = node.directory / "nodes.conf"
+    lines = []
+    for line in conf.read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 8 and "myself" in fields[2].split(","):
+            fields = [*fields[:2], "myself,slave", primary_id, *fields[4:8]]
+        lines.append(" ".join(fields))
+    conf.write_text("\n".join(lines) + "\n")
 
 
 def _linked(cache: RedisTwin, node: RedisNode) -> bool:
