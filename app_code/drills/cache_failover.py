@@ -109,17 +109,20 @@ def run(endpoints: Endpoints, injector: Injector, *, durable: bool = False, part
 
 def _counts(client: Client, ledger: Ledger, run_id: str, keys: list[str]) -> dict[str, int]:
     """How many effects each written key has, read from the new topology; the run's keys are removed after."""
+    effects = [done.removesuffix(":done") + ":effects" for done in keys]
+
     def count() -> dict[str, int]:
-        out = {}
-        for done in keys:
-            effects = done.removesuffix(":done") + ":effects"
-            out[done] = int(client.llen(effects))
-        return out
+        pipe = client.pipeline(transaction=False)  # in cluster mode: one batch per node
+        for key in effects:
+            pipe.llen(key)
+        return {done: int(n) for done, n in zip(keys, pipe.execute(), strict=True)}
 
     counts = ledger.call(count, transient)
-    for done in keys:
-        try:
-            client.delete(done, done.removesuffix(":done") + ":effects")
-        except redis.RedisError:
-            pass  # they expire within the hour anyway
+    try:
+        pipe = client.pipeline(transaction=False)
+        for key in (*keys, *effects):
+            pipe.delete(key)  # one key each: a multi-key DEL would cross slots
+        pipe.execute()
+    except redis.RedisError:
+        pass  # they expire within the hour anyway
     return counts

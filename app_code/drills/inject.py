@@ -8,7 +8,7 @@ on one node group, then waits with the service's waiter; AWS does not say how lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -73,6 +73,13 @@ class TwinInjector:
         return Event(result["injected"], result["promotion_ms"], result)
 
     def fail_over_database(self, *, partition: bool) -> Event:
+        from app_code.local.failover import FailoverError
+        from app_code.local.state import State
+
+        state = State.load(self.state_dir)
+        nodes = (state.data.get("postgres") or {}).get("nodes", []) if state else []
+        if partition and nodes and not any(n["role"] == "standby" for n in nodes):
+            raise FailoverError("partition_standby_first: a single-AZ database has no standby to cut off")
         return self._event(self._op("database", *(["--partition-first"] if partition else [])))
 
     def fail_over_cache(self, *, shard: int, partition: bool) -> Event:
@@ -94,6 +101,7 @@ class TwinInjector:
 class AwsInjector:
     endpoints: Endpoints
     aws: AwsTarget
+    wait: dict[str, int] = field(default_factory=lambda: dict(WAIT))  # the waiters' polling
 
     @property
     def where(self) -> str:
@@ -107,10 +115,10 @@ class AwsInjector:
         kind, ident = database_identifier(self.endpoints, rds)
         if kind == "cluster":
             rds.failover_db_cluster(DBClusterIdentifier=ident)
-            rds.get_waiter("db_cluster_available").wait(DBClusterIdentifier=ident, WaiterConfig=WAIT)
+            rds.get_waiter("db_cluster_available").wait(DBClusterIdentifier=ident, WaiterConfig=self.wait)
             return Event(f"failover_db_cluster({ident})")
         rds.reboot_db_instance(DBInstanceIdentifier=ident, ForceFailover=True)
-        rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=ident, WaiterConfig=WAIT)
+        rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=ident, WaiterConfig=self.wait)
         return Event(f"reboot_db_instance({ident}, ForceFailover=True)")
 
     def fail_over_cache(self, *, shard: int, partition: bool) -> Event:
@@ -121,7 +129,7 @@ class AwsInjector:
         group = replication_group(self.endpoints, ec)
         node_group = f"{shard:04d}"
         ec.test_failover(ReplicationGroupId=group, NodeGroupId=node_group)
-        ec.get_waiter("replication_group_available").wait(ReplicationGroupId=group, WaiterConfig=WAIT)
+        ec.get_waiter("replication_group_available").wait(ReplicationGroupId=group, WaiterConfig=self.wait)
         return Event(f"test_failover({group}, {node_group})")
 
     def pause_replay(self) -> list[str]:

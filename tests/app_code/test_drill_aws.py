@@ -18,6 +18,8 @@ from app_code.drills.inject import AwsInjector
 from app_code.endpoints import AwsTarget, Endpoints
 from tests.app_code.conftest import cdk_outputs
 
+FAST = {"Delay": 1, "MaxAttempts": 30}  # moto's instances are available at once: no need to poll slowly
+
 
 @pytest.fixture
 def calls(monkeypatch) -> list[tuple[str, dict[str, Any]]]:
@@ -51,7 +53,7 @@ def test_db_failover_reboots_the_writer_with_force_failover(aws, outputs_file, c
                                          AllocatedStorage=20, MultiAZ=True)
     endpoints = _endpoints(aws, outputs_file, {"username": "dbadmin", "password": "x", "dbInstanceIdentifier": ident})
 
-    event = AwsInjector(endpoints, aws).fail_over_database(partition=False)
+    event = AwsInjector(endpoints, aws, wait=FAST).fail_over_database(partition=False)
 
     assert ("RebootDBInstance", {"DBInstanceIdentifier": ident, "ForceFailover": True}) in calls
     assert any(op == "DescribeDBInstances" and p.get("DBInstanceIdentifier") == ident for op, p in calls)  # waited
@@ -68,7 +70,7 @@ def test_aurora_fails_over_the_cluster(aws, outputs_file, calls):
                                Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
     endpoints = _endpoints(aws, outputs_file, {"username": "dbadmin", "password": "x", "dbClusterIdentifier": ident})
 
-    AwsInjector(endpoints, aws).fail_over_database(partition=False)
+    AwsInjector(endpoints, aws, wait=FAST).fail_over_database(partition=False)
 
     assert ("FailoverDBCluster", {"DBClusterIdentifier": ident}) in calls
 
@@ -89,7 +91,7 @@ def test_cache_failover_tests_failover_on_one_node_group(aws, outputs_file, call
 
     monkeypatch.setattr(AwsTarget, "client", client)
 
-    event = AwsInjector(endpoints, aws).fail_over_cache(shard=2, partition=False)
+    event = AwsInjector(endpoints, aws, wait=FAST).fail_over_cache(shard=2, partition=False)
 
     assert ("TestFailover", {"ReplicationGroupId": "prod-cache", "NodeGroupId": "0002"}) in calls
     assert event.injected == "test_failover(prod-cache, 0002)"
