@@ -25,7 +25,7 @@ from app_code.drills.inject import Injector
 from app_code.drills.ledger import Ledger, Report, wait_for
 from app_code.endpoints import Endpoints
 
-WARMUP_WRITES = 30
+WARMUP_WRITES = 15
 TIMEOUT = 180
 TTL_S = 3600
 ONCE = "if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then redis.call('RPUSH', KEYS[2], ARGV[1]) " \

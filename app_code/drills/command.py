@@ -44,6 +44,9 @@ def run(name: str, *, outputs: Path | None, env: str | None, region: str | None,
     else:
         if partition:
             raise BadInput("--partition-first is a fault of the local twin (--outputs .twin/<env>), not of AWS")
+        if name == "replica-lag":
+            raise BadInput("replica-lag pauses replay with pg_wal_replay_pause(), which RDS does not grant; run it on "
+                           "the twin (--outputs .twin/<env>)")
         if name in DISRUPTIVE:
             confirm(endpoints.env, name, yes)
         injector = AwsInjector(endpoints, endpoints.aws)

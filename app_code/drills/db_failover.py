@@ -19,7 +19,7 @@ from app_code.drills.ledger import Ledger, Report, sql_client, wait_for
 from app_code.endpoints import Endpoints
 from app_code.sql import SqlClient, SqlSettings, execute, query
 
-WARMUP_WRITES = 20  # acknowledged before the event, and again after it
+WARMUP_WRITES = 10  # acknowledged before the event, and again after it
 TIMEOUT = 180
 
 

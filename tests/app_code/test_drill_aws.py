@@ -111,6 +111,7 @@ def test_an_aws_failover_is_refused_without_confirmation(outputs_file, capsys):
     (["drill", "cache-failover", "--partition-first", "--yes"], "--partition-first is a fault of the local twin"),
     (["drill", "cache-failover", "--shard", "0"], "--shard 0: node groups are numbered from 1"),
     (["drill", "chaos-monkey"], "invalid choice: 'chaos-monkey'"),
+    (["drill", "replica-lag"], "replica-lag pauses replay with pg_wal_replay_pause(), which RDS does not grant"),
 ])
 def test_bad_drill_input_is_one_line_and_exit_2(outputs_file, capsys, argv, message):
     path = outputs_file(cdk_outputs("prod"))

@@ -33,12 +33,12 @@ def _roles(twin) -> dict[str, str]:
     return {r["name"]: r["role"] for r in rows}
 
 
-def test_multi_az_failover_loses_no_acknowledged_write_and_the_writer_endpoint_stays(prod_twin):
+def test_multi_az_failover_loses_no_acknowledged_write_and_the_writer_endpoint_stays(prod_twin, capsys):
     outputs_before = prod_twin.outputs_file.read_text()
     with writer_admin(prod_twin) as conn:
         assert conn.execute("SHOW synchronous_standby_names").fetchone()[0] != ""
 
-    rc, report, stderr = drill_json(prod_twin, "db-failover", "--partition-first")
+    rc, report, stderr = drill_json(prod_twin, capsys, "db-failover", "--partition-first")
 
     assert rc == 0, (report, stderr)
     assert {"injected", "downtime_ms", "acknowledged", "present", "lost", "duplicated", "unacknowledged",
