@@ -19,7 +19,6 @@ without it they are acknowledged and then lost with the primary.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +28,7 @@ import psycopg
 
 from app_code.local.failover_result import Clock, FailoverResult
 from app_code.local.postgres import WRITER_FRONTEND, PgNode, PostgresTwin
-from app_code.local.procs import StartError, kill, wait_until
+from app_code.local.procs import StartError, kill, run, wait_until
 from app_code.local.state import State
 
 TIMEOUT = 60
@@ -86,12 +85,7 @@ def fail_over(state: State, *, partition_standby_first: bool = False, partition_
     _set_role(state, new)
     db.save()
     started = time.monotonic()
-    # Side by side: each is a base backup of the new primary and a start, independent of the others.
-    with ThreadPoolExecutor(max_workers=len(diverged) + 1) as pool:
-        jobs = [pool.submit(_rebuild, db, r, follow_writer=True) for r in diverged]
-        jobs.append(pool.submit(_rebuild, db, old, follow_writer=False))
-        for job in jobs:
-            job.result()
+    _rebuild(db, old, diverged)
     result.resynced = [r.name for r in diverged]
     db.make_synchronous(old)
     result.replaced = old.name
@@ -133,14 +127,22 @@ def _switchpoint(db: PostgresTwin, node: PgNode) -> str:
     return str([line for line in text.splitlines() if line.strip()][-1].split()[1])
 
 
-def _rebuild(db: PostgresTwin, node: PgNode, *, follow_writer: bool) -> None:
-    """A fresh base backup of the primary in place of `node`, started on its old port."""
-    kill(db.state.proc(f"postgres-{node.name}"), signal.SIGKILL)
-    shutil.rmtree(node.datadir)
-    db._base_backup(node)
-    if follow_writer:
-        db.follow_writer(node)
-    db._launch(node, db._replica_ready, same_port=True)
+def _rebuild(db: PostgresTwin, standby: PgNode, replicas: list[PgNode]) -> None:
+    """The failed primary as the new standby, and the replicas that cannot follow, from one fresh base backup of
+    the new primary (copied for each: one backup costs seconds on 2 cores, a copy a fraction of one)."""
+    nodes = [standby, *replicas]
+    for node in nodes:
+        kill(db.state.proc(f"postgres-{node.name}"), signal.SIGKILL)
+    # rm, not shutil.rmtree: thousands of small files, several times faster on a busy machine.
+    run(["rm", "-rf", *(str(n.datadir) for n in nodes)], what="removing the replaced data directories")
+    db._base_backup(standby)  # its primary_conninfo names the new primary itself
+    for replica in replicas:
+        run(["cp", "-a", standby.datadir, replica.datadir], what=f"copy of the base backup for {replica.name}",
+            user=db.user, cwd=db.root, env=db.env)
+        db.follow_writer(replica)  # ... and theirs the writer endpoint
+    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+        for job in [pool.submit(db._launch, n, db._replica_ready, same_port=True) for n in nodes]:
+            job.result()
 
 
 def _set_role(state: State, node: PgNode) -> None:
