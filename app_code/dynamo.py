@@ -115,9 +115,12 @@ class ItemMapper:
     def __init__(self, shape: TableShape):
         self.shape = shape
         self.facets: dict[str, tuple[str, Callable[[Product], str]]] = {}
-        self.facets[shape.hash.name] = ("BRAND", lambda p: p.brand)
         if shape.range:
+            self.facets[shape.hash.name] = ("BRAND", lambda p: p.brand)
             self.facets[shape.range.name] = ("PRODUCT", lambda p: p.sku)
+        else:
+            # A partition key alone must tell the products apart (by brand, they would overwrite each other).
+            self.facets[shape.hash.name] = ("PRODUCT", lambda p: p.sku)
         hashes, ranges = iter(HASH_FACETS), iter(RANGE_FACETS)
         for index in shape.indexes:
             for attr, pool in ((index.hash, hashes), (index.range, ranges)):
@@ -151,11 +154,12 @@ class ItemMapper:
         return tuple(str(v) for v in self.key(item).values())
 
     def raw_key(self, hash_raw: str, range_raw: str) -> dict[str, Any]:
-        """A key outside the catalog (carts, orders), in the table's key types."""
-        key = {self.shape.hash.name: encode(self.shape.hash, "ENTITY", hash_raw)}
-        if self.shape.range:
-            key[self.shape.range.name] = encode(self.shape.range, "ENTITY", range_raw)
-        return key
+        """A key outside the catalog (carts, orders), in the table's key types; without a sort key, both parts
+        go into the partition key, so the lines of one cart or order stay distinct items."""
+        if not self.shape.range:
+            return {self.shape.hash.name: encode(self.shape.hash, "ENTITY", f"{hash_raw}#{range_raw}")}
+        return {self.shape.hash.name: encode(self.shape.hash, "ENTITY", hash_raw),
+                self.shape.range.name: encode(self.shape.range, "ENTITY", range_raw)}
 
 
 # --- the workload ----------------------------------------------------------------------------------------

@@ -407,15 +407,33 @@ class MySql(Dialect):
         import pymysql
 
         with replica.connection() as conn, conn.cursor(pymysql.cursors.DictCursor) as cur:
-            if engine.startswith("aurora"):
-                cur.execute("SELECT MAX(REPLICA_LAG_IN_MILLISECONDS) AS lag "
-                            "FROM information_schema.REPLICA_HOST_STATUS")
-                return float((cur.fetchone() or {}).get("lag") or 0) / 1000.0
+            lag = _aurora_lag(cur) if engine.startswith("aurora") else None
+            if lag is not None:
+                return lag
             status = _first_status(cur, "SHOW REPLICA STATUS", "SHOW SLAVE STATUS")
         if not status:
             return 0.0  # not a replica (promoted): as fresh as the writer
         behind = status.get("Seconds_Behind_Source", status.get("Seconds_Behind_Master"))
         return float("inf") if behind is None else float(behind)
+
+
+ER_UNKNOWN_TABLE = 1109
+
+
+def _aurora_lag(cur) -> float | None:
+    """Aurora MySQL's own view of its readers' lag (they share the writer's storage and replay no binlog).
+
+    None on a server without that view: a binlog replica standing in for an Aurora reader (the local twin's
+    MariaDB), whose replica status then says how far behind it is."""
+    import pymysql
+
+    try:
+        cur.execute("SELECT MAX(REPLICA_LAG_IN_MILLISECONDS) AS lag FROM information_schema.REPLICA_HOST_STATUS")
+    except pymysql.err.OperationalError as err:
+        if err.args[0] != ER_UNKNOWN_TABLE:
+            raise
+        return None
+    return float((cur.fetchone() or {}).get("lag") or 0) / 1000.0
 
 
 def _first_status(cur, *statements: str) -> dict[str, Any] | None:
@@ -565,6 +583,8 @@ def _login_refused(exc: BaseException) -> bool:
 
 def _server_reason(exc: BaseException) -> str:
     """The server's own words, without libpq's 'connection to server at ... failed:' preamble."""
+    if len(exc.args) == 2 and isinstance(exc.args[0], int):  # PyMySQL: (error code, message)
+        return str(exc.args[1])
     text = _one_line(exc)
     return text.rsplit("FATAL: ", 1)[-1] if "FATAL: " in text else text
 

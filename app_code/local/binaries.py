@@ -83,3 +83,29 @@ def haproxy() -> Path:
         raise MissingBinary("haproxy", HAPROXY_HINT,
                             f"TWIN_HAPROXY={override}" if override else "searched PATH, /usr/sbin")
     return Path(found)
+
+
+def missing() -> list[str]:
+    """One message per engine the twin cannot start here (PostgreSQL, MariaDB, redis-server, HAProxy); empty when
+    all are."""
+    found = []
+    for probe in (postgres_bindir, mariadb_bindir, redis_server, haproxy):
+        try:
+            probe()
+        except MissingBinary as err:
+            found.append(str(err))
+    return found
+
+
+def main() -> int:
+    """`python3 -m app_code.local.binaries`: exit 1 with one line naming every missing engine (stdlib only, so it
+    runs before the venv exists)."""
+    problems = missing()
+    if problems:
+        print(f"the local twin's engines are missing: {'; '.join(problems)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

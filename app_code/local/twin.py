@@ -19,7 +19,7 @@ from typing import Any
 
 from app_code.aws_session import TWIN_CREDENTIALS
 from app_code.endpoints import AwsTarget
-from app_code.local import binaries, ports, templates
+from app_code.local import binaries, engines, ports, templates
 from app_code.local.moto_server import MotoTwin, http_ok
 from app_code.local.outputs import Physical, Resolver
 from app_code.local.postgres import PostgresTwin
@@ -55,6 +55,8 @@ class Twin:
     account: str
     ca_bundle: str
     components: list[dict[str, Any]] = field(default_factory=list)
+    # component -> {"template": "postgres 17.9", "local": "postgresql 15.20", "matches": False}
+    engines: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, state_dir: Path) -> Twin:
@@ -62,7 +64,8 @@ class Twin:
         return cls(env=info["env"], state_dir=state_dir, outputs_file=state_dir / OUTPUTS_FILE,
                    twin_file=state_dir / TWIN_FILE, outputs=json.loads((state_dir / OUTPUTS_FILE).read_text()),
                    aws_endpoint_url=info["aws_endpoint_url"], region=info["region"], account=info.get("account", ""),
-                   ca_bundle=info["ca_bundle"], components=info.get("components", []))
+                   ca_bundle=info["ca_bundle"], components=info.get("components", []),
+                   engines=info.get("engines", {}))
 
     def stack(self, concern: str) -> dict[str, str]:
         """Outputs of `<env>-<concern>` (Database, Dynamo, Cache, Network)."""
@@ -219,7 +222,7 @@ def _build(state: State, spec: TwinSpec, echo: Echo) -> Twin:
     write_json(state.path(OUTPUTS_FILE), outputs)
     info: dict[str, Any] = {"env": spec.env, "region": spec.region, "aws_endpoint_url": moto.endpoint_url,
                             "ca_bundle": str(tls.ca), "components": components, "account": spec.account,
-                            "templates": spec.source}
+                            "templates": spec.source, "engines": engines.describe(spec)}
     if unfilled:
         info["unfilled_outputs"] = unfilled
         for stack, keys in unfilled.items():
@@ -372,6 +375,15 @@ def down(env: str = "dev", *, state_dir: Path | None = None) -> list[str]:
 
 
 # -- status --------------------------------------------------------------------------------------
+def engine_versions(env: str = "dev", *, state_dir: Path | None = None) -> dict[str, dict[str, Any]]:
+    """twin.json's `engines`: the template's engine and version next to the local one, per component."""
+    root = Path(state_dir) if state_dir else default_state_dir(env)
+    try:
+        return dict(json.loads((root / TWIN_FILE).read_text()).get("engines", {}))
+    except (OSError, ValueError):
+        return {}
+
+
 def status(env: str = "dev", *, state_dir: Path | None = None) -> list[dict[str, Any]]:
     """One row per process: name, role, port, running, health and replication."""
     root = Path(state_dir) if state_dir else default_state_dir(env)

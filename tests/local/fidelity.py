@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import psycopg
+import pymysql
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from app_code.local.twin import Twin
 
 INTERNAL = ("ExportsOutput", "PublishOutput")
 TRUE = (True, "true", 1, "1")
+FORCED = ("1", "on", "true")  # rds.force_ssl / require_secure_transport values that refuse clear text
 
 
 def _resources(templates: dict[str, dict[str, Any]], kind: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -38,7 +41,7 @@ def _refd(value: Any) -> set[str]:
 
 # -- what the templates say ----------------------------------------------------------------------
 def expected(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {"outputs": {}, "tables": {}, "secrets": {}}
+    out: dict[str, Any] = {"outputs": {}, "tables": {}, "secrets": {}, "engines": {}}
     for stack, body in templates.items():
         out["outputs"][stack] = sorted(k for k in body.get("Outputs", {}) if not k.startswith(INTERNAL))
     for stack, lid, props in _resources(templates, "AWS::DynamoDB::GlobalTable"):
@@ -55,10 +58,23 @@ def expected(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
         }
     instances = _resources(templates, "AWS::RDS::DBInstance")
     if instances:
-        groups = {lid: p.get("Parameters", {}) for _, lid, p in _resources(templates, "AWS::RDS::DBParameterGroup")}
-        primary = next(p for _, _, p in instances if "SourceDBInstanceIdentifier" not in p)
-        forced = any(groups.get(g, {}).get("rds.force_ssl") in TRUE for g in _refd(primary.get("DBParameterGroupName")))
-        out["database"] = {"engine": primary.get("Engine"), "replicas": len(instances) - 1, "tls_required": forced}
+        groups = {lid: p.get("Parameters", {}) for kind in ("AWS::RDS::DBParameterGroup",
+                                                            "AWS::RDS::DBClusterParameterGroup")
+                  for _, lid, p in _resources(templates, kind)}
+        clusters = _resources(templates, "AWS::RDS::DBCluster")
+        if clusters:  # Aurora: the cluster names the engine; its instances are the writer and the readers
+            owner = clusters[0][2]
+            group_refs = _refd(owner.get("DBClusterParameterGroupName")).union(
+                *(_refd(p.get("DBParameterGroupName")) for _, _, p in instances))
+        else:
+            owner = next(p for _, _, p in instances if "SourceDBInstanceIdentifier" not in p)
+            group_refs = _refd(owner.get("DBParameterGroupName"))
+        engine = str(owner.get("Engine"))
+        family = "mysql" if "mysql" in engine else "postgres"
+        key = "rds.force_ssl" if family == "postgres" else "require_secure_transport"
+        forced = any(str(groups.get(g, {}).get(key)).lower() in FORCED for g in group_refs)
+        out["database"] = {"engine": family, "replicas": len(instances) - 1, "tls_required": forced}
+        out["engines"]["database"] = " ".join(str(v) for v in (engine, owner.get("EngineVersion")) if v)
     for _, _, props in _resources(templates, "AWS::ElastiCache::ReplicationGroup"):
         cluster = props.get("ClusterMode") == "enabled"
         shards = int(props.get("NumNodeGroups", 1))
@@ -67,6 +83,8 @@ def expected(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
         out["cache"] = {"cluster_mode": cluster, "shards": shards, "replicas_per_shard": replicas,
                         "tls": props.get("TransitEncryptionEnabled") in TRUE,
                         "auth": "AuthToken" in props or bool(props.get("UserGroupIds"))}
+        out["engines"]["cache"] = " ".join(str(v) for v in (props.get("Engine", "redis"), props.get("EngineVersion"))
+                                           if v)
     secret_templates = {}
     for stack, lid, props in _resources(templates, "AWS::SecretsManager::Secret"):
         generate = props.get("GenerateSecretString", {})
@@ -86,7 +104,10 @@ def expected(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
             for lid in list(refd):
                 if lid in attachments:
                     refd |= _refd(attachments[lid].get("SecretId"))
-                    target = attachments[lid].get("TargetType", target)
+            # The output may name the attachment or the secret itself: either way the attachment's target decides.
+            for attachment in attachments.values():
+                if _refd(attachment.get("SecretId")) & refd:
+                    target = attachment.get("TargetType", target)
             keys = set().union(*(secret_templates.get((stack, lid), set()) for lid in refd))
             if key == "SecretArn":
                 # What RDS writes into an attached secret.
@@ -103,8 +124,7 @@ def _host_port(endpoint: str, default_port: str) -> tuple[str, int]:
 
 
 def _client(twin: Twin, service: str) -> Any:
-    return boto3.client(service, endpoint_url=twin.aws_endpoint_url, region_name=twin.region,
-                        aws_access_key_id="twin", aws_secret_access_key="twin")
+    return twin.client(service)  # isolated from the user's AWS configuration, as the twin's own clients are
 
 
 def _secret(twin: Twin, arn: str) -> dict[str, Any]:
@@ -132,17 +152,44 @@ def observed(twin: Twin) -> dict[str, Any]:
         for key in ("SecretArn", "AuthSecretArn"):
             if keys.get(key):
                 out["secrets"][f"{stack}.{key}"] = sorted(_secret(twin, keys[key]))
+    reported: dict[str, str] = {}  # component -> engine and version, as the running server reports them
     db_outputs = next((o for s, o in twin.outputs.items() if s.endswith("-Database")), None)
     if db_outputs:
-        out["database"] = _observe_database(twin, db_outputs)
+        out["database"], reported["database"] = _observe_database(twin, db_outputs)
     cache_outputs = next((o for s, o in twin.outputs.items() if s.endswith("-Cache")), None)
     if cache_outputs:
-        out["cache"] = _observe_cache(twin, cache_outputs)
+        out["cache"], reported["cache"] = _observe_cache(twin, cache_outputs)
+    # twin.json names the template's engine (compared with the templates) and the local one (with the server).
+    out["engines"] = {component: info.get("template") for component, info in twin.engines.items()}
+    for component, server in reported.items():
+        claimed = twin.engines.get(component, {}).get("local")
+        if claimed != server:
+            out["engines"][f"{component} (local)"] = f"twin.json says {claimed!r}, the server {server!r}"
     return out
 
 
-def _observe_database(twin: Twin, outputs: dict[str, str]) -> dict[str, Any]:
+def drift(twin: Twin) -> list[str]:
+    """One line per component whose local engine is not the template's engine and version."""
+    return [f"{component}: template {info.get('template')}, local {info.get('local')}"
+            for component, info in sorted(twin.engines.items()) if not info.get("matches")]
+
+
+def _observe_database(twin: Twin, outputs: dict[str, str]) -> tuple[dict[str, Any], str]:
     creds = _secret(twin, outputs["SecretArn"])
+    if "mysql" in str(creds.get("engine")):
+        observed, version = _observe_mysql(twin, outputs, creds)
+    else:
+        observed, version = _observe_postgres(twin, outputs, creds)
+    readers = [r for r in outputs.get("ReaderEndpoints", "").split(",") if r]
+    # An Aurora cluster has one reader endpoint however many readers it has; RDS lists each replica.
+    listed = min(observed["replicas"], 1) if str(creds.get("engine")).startswith("aurora") else observed["replicas"]
+    if len(readers) != listed:
+        raise AssertionError(f"ReaderEndpoints lists {len(readers)} endpoint(s), the primary replicates to "
+                             f"{observed['replicas']} ({creds.get('engine')})")
+    return observed, version
+
+
+def _observe_postgres(twin: Twin, outputs: dict[str, str], creds: dict[str, Any]) -> tuple[dict[str, Any], str]:
     host, port = _host_port(outputs["WriterEndpoint"], outputs["Port"])
     base = {"host": host, "port": port, "user": creds["username"], "password": creds["password"],
             "dbname": creds["dbname"], "connect_timeout": 5}
@@ -151,36 +198,60 @@ def _observe_database(twin: Twin, outputs: dict[str, str]) -> dict[str, Any]:
         streaming = conn.execute("select count(*) from pg_stat_replication where state = 'streaming'"
                                  " and sync_state = 'async'").fetchone()
         engine = "postgres" if "PostgreSQL" in str(conn.execute("select version()").fetchone()) else "?"
+        version = str(conn.execute("show server_version").fetchone()[0]).split()[0]  # type: ignore[index]
     try:
         psycopg.connect(**base, sslmode="disable").close()
         tls_required = False
     except psycopg.OperationalError:
         tls_required = True
-    readers = [r for r in outputs.get("ReaderEndpoints", "").split(",") if r]
     assert streaming is not None
-    if len(readers) != streaming[0]:
-        raise AssertionError(f"ReaderEndpoints lists {len(readers)} replicas, the primary streams to {streaming[0]}")
-    return {"engine": engine, "replicas": streaming[0], "tls_required": tls_required}
+    return {"engine": engine, "replicas": streaming[0], "tls_required": tls_required}, f"postgresql {version}"
 
 
-def _observe_cache(twin: Twin, outputs: dict[str, str]) -> dict[str, Any]:
+def _observe_mysql(twin: Twin, outputs: dict[str, str], creds: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    host, port = _host_port(outputs["WriterEndpoint"], outputs["Port"])
+    login = {"host": host, "port": port, "user": creds["username"], "password": creds["password"],
+             "database": creds["dbname"], "connect_timeout": 5}
+    with pymysql.connect(**login, ssl={"ca": twin.ca_bundle}) as conn, conn.cursor() as cur:
+        cur.execute("SELECT VERSION()")
+        server = str(cur.fetchone()[0])  # type: ignore[index]
+        # One binlog dump thread per replica that streams from this primary.
+        cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")
+        replicas = int(cur.fetchone()[0])  # type: ignore[index]
+    try:
+        pymysql.connect(**login, ssl_disabled=True).close()
+        tls_required = False
+    except pymysql.err.OperationalError:
+        tls_required = True
+    name = "mariadb" if "MariaDB" in server else "mysql"
+    # MariaDB stands in for MySQL: the engine family is what the template asked for.
+    return ({"engine": "mysql", "replicas": replicas, "tls_required": tls_required},
+            f"{name} {server.split('-')[0]}")
+
+
+def _observe_cache(twin: Twin, outputs: dict[str, str]) -> tuple[dict[str, Any], str]:
     host, port = _host_port(outputs["Endpoint"], outputs["Port"])
     secret = _secret(twin, outputs["AuthSecretArn"]) if outputs.get("AuthSecretArn") else {}
+    once = {"retry": Retry(NoBackoff(), 0)}  # a refusal is the answer: redis-py would retry it for seconds
     try:
-        redis.Redis(host=host, port=port, socket_timeout=2, socket_connect_timeout=2).ping()
+        redis.Redis(host=host, port=port, socket_timeout=2, socket_connect_timeout=2, **once).ping()
         tls = False
     except (redis.ConnectionError, redis.AuthenticationError, redis.ResponseError):
         tls = True
-    def connect(username: str | None, password: str | None) -> redis.Redis:
+
+    def connect(username: str | None, password: str | None, **extra: Any) -> redis.Redis:
         return redis.Redis(host=host, port=port, username=username, password=password, ssl=tls,
-                           ssl_ca_certs=twin.ca_bundle if tls else None, socket_timeout=3, decode_responses=True)
+                           ssl_ca_certs=twin.ca_bundle if tls else None, socket_timeout=3, decode_responses=True,
+                           **extra)
 
     try:
-        connect(None, None).ping()
+        connect(None, None, **once).ping()
         auth = False
     except (redis.AuthenticationError, redis.ResponseError):
         auth = True
     conn = connect(secret.get("username"), secret.get("password"))
+    server = conn.info("server")
+    version = f"valkey {server['valkey_version']}" if "valkey_version" in server else f"redis {server['redis_version']}"
     cluster = conn.info("cluster").get("cluster_enabled") == 1
     if cluster:
         shards = conn.execute_command("CLUSTER", "SHARDS")
@@ -189,9 +260,9 @@ def _observe_cache(twin: Twin, outputs: dict[str, str]) -> dict[str, Any]:
             fields = shard if isinstance(shard, dict) else dict(zip(shard[::2], shard[1::2], strict=True))
             sizes.append(len(fields["nodes"]) - 1)
         return {"cluster_mode": True, "shards": len(sizes), "replicas_per_shard": max(sizes) if sizes else 0,
-                "tls": tls, "auth": auth}
+                "tls": tls, "auth": auth}, version
     replicas = int(conn.info("replication").get("connected_slaves", 0))
-    return {"cluster_mode": False, "shards": 1, "replicas_per_shard": replicas, "tls": tls, "auth": auth}
+    return {"cluster_mode": False, "shards": 1, "replicas_per_shard": replicas, "tls": tls, "auth": auth}, version
 
 
 def differences(want: dict[str, Any], have: dict[str, Any]) -> list[str]:

@@ -1,48 +1,60 @@
-"""Hand-written template fixtures, copied into a temp cloud assembly so a test can mutate them."""
+"""Cloud assemblies for the twin's tests, cut from the templates `cdk synth` wrote in this session.
+
+There are no hand-written templates: a test that needs a case no config produces (TLS off, a literal
+password, two primaries, ...) takes a synthesized assembly and changes the one property the case is
+about (`mutate`), next to a line saying why no config produces it.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
-import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-ACCOUNT = {"dev": "111111111111", "prod": "222222222222"}
-REGION = {"dev": "us-east-1", "prod": "us-west-2"}
+from app_code.local.templates import stack_templates
+
+Templates = dict[str, dict[str, Any]]
 
 
-def fixture(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / f"{name}.template.json").read_text())
+def stacks_of(source: Path, env: str, *concerns: str) -> Templates:
+    """`<env>-<concern>` -> its template, from a synthesized cloud assembly (every stack when none is named)."""
+    found = stack_templates(source, env)
+    names = [f"{env}-{c}" for c in concerns] or list(found)
+    return {name: json.loads(found[name].read_text()) for name in names}
 
 
-def assembly(target: Path, env: str, stacks: dict[str, dict[str, Any]],
-             mutate: Callable[[dict[str, dict[str, Any]]], None] | None = None) -> Path:
-    """A cloud assembly in `target` holding `stacks` (name -> template), like `cdk synth -o target` writes."""
-    stacks = copy.deepcopy(stacks)
+def assembly(target: Path, source: Path, env: str, *concerns: str,
+             mutate: Callable[[Templates], None] | None = None) -> Path:
+    """A cloud assembly in `target` holding those stacks of `source` (a synthesized one), optionally changed."""
+    stacks = copy.deepcopy(stacks_of(source, env, *concerns))
     if mutate:
         mutate(stacks)
+    artifacts = json.loads((source / "manifest.json").read_text())["artifacts"]
     target.mkdir(parents=True, exist_ok=True)
-    artifacts = {}
+    kept = {}
     for name, body in stacks.items():
         (target / f"{name}.template.json").write_text(json.dumps(body, indent=1))
-        artifacts[name] = {"type": "aws:cloudformation:stack", "environment": f"aws://{ACCOUNT[env]}/{REGION[env]}",
-                           "properties": {"templateFile": f"{name}.template.json"}}
-    (target / "manifest.json").write_text(json.dumps({"version": "48.0.0", "artifacts": artifacts}))
+        kept[name] = {"type": "aws:cloudformation:stack", "environment": artifacts[name]["environment"],
+                      "properties": {"templateFile": f"{name}.template.json", "stackName": name}}
+    (target / "manifest.json").write_text(json.dumps({"version": "48.0.0", "artifacts": kept}))
     return target
 
 
-def fixture_stacks(env: str, *concerns: str) -> dict[str, dict[str, Any]]:
-    """The hand-written stand-ins of `env` (prod falls back to dev's file where it has none)."""
-    out = {}
-    for concern in concerns:
-        name = f"{env}-{concern}" if (FIXTURES / f"{env}-{concern}.template.json").exists() else f"dev-{concern}"
-        out[f"{env}-{concern}"] = fixture(name)
-    return out
+def resources(stacks: Templates, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(logical id, resource) of every resource of that type."""
+    for body in stacks.values():
+        for lid, res in body.get("Resources", {}).items():
+            if res.get("Type") == kind:
+                yield lid, res
 
 
-def copy_tree(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst
+def one(stacks: Templates, kind: str, where: Callable[[dict[str, Any]], bool] = lambda _: True) -> tuple[str, Any]:
+    """(logical id, properties) of the only resource of that type matching `where`."""
+    (found,) = [(lid, res.setdefault("Properties", {})) for lid, res in resources(stacks, kind) if where(res)]
+    return found
+
+
+def primary(res: dict[str, Any]) -> bool:
+    return "SourceDBInstanceIdentifier" not in res.get("Properties", {})

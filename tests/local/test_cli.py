@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from app_code.local.cli import register
-from tests.local.helpers import assembly, fixture_stacks
+from tests.fixtures_synth import Synthesized
+from tests.local.helpers import assembly
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,18 +53,19 @@ def test_app_code_cli_carries_the_local_command(scratch: Path) -> None:
     assert done.returncode == 3 and "not up" in done.stdout, done.stderr
 
 
-def test_missing_binary_is_one_line_and_exit_1(scratch: Path) -> None:
-    out = assembly(scratch / "cdk.out", "dev", fixture_stacks("dev", "Cache"))
+def test_missing_binary_is_one_line_and_exit_1(scratch: Path, dev: Synthesized) -> None:
+    out = assembly(scratch / "cdk.out", dev.outdir, "dev", "Cache")
     done = cli("up", "--cdk-out", str(out), "--state-dir", str(scratch / "state"),
                env={"TWIN_REDIS_SERVER": "/nonexistent/redis-server"})
     assert done.returncode == 1
-    assert "redis-server not found" in done.stdout and "Traceback" not in done.stdout + done.stderr
+    assert done.stderr.strip().startswith("app_code local: redis-server not found")
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stdout + done.stderr
     assert not (scratch / "state").exists()
 
 
 @pytest.mark.engines
-def test_up_status_down(scratch: Path) -> None:
-    out = assembly(scratch / "cdk.out", "prod", fixture_stacks("prod", "Dynamo"))
+def test_up_status_down(scratch: Path, prod: Synthesized) -> None:
+    out = assembly(scratch / "cdk.out", prod.outdir, "prod", "Dynamo")
     state = scratch / "state"
     up = cli("up", "-e", "prod", "--cdk-out", str(out), "--state-dir", str(state))
     assert up.returncode == 0, up.stdout + up.stderr

@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,8 @@ from app_code.local.binaries import MissingBinary
 from app_code.local.ports import in_use
 from app_code.local.procs import ProcRecord, StartError, is_running, starttime
 from app_code.local.state import State
-from tests.local.helpers import assembly, fixture_stacks
+from tests.fixtures_synth import Synthesized
+from tests.local.helpers import assembly
 
 pytestmark = pytest.mark.engines
 
@@ -55,8 +56,9 @@ def assert_nothing_left(records: list[ProcRecord], state_dir: Path, external: li
     assert [d for d in external if Path(d).exists()] == []
 
 
-def test_up_status_down_leaves_no_process_port_or_directory(scratch: Path, spawned: list[ProcRecord]) -> None:
-    out = assembly(scratch / "cdk.out", "dev", fixture_stacks("dev", "Database", "Cache", "Dynamo"))
+def test_up_status_down_leaves_no_process_port_or_directory(scratch: Path, spawned: list[ProcRecord],
+                                                            dev: Synthesized) -> None:
+    out = assembly(scratch / "cdk.out", dev.outdir, "dev", "Database", "Cache", "Dynamo")
     state_dir = scratch / "state"
     up = twin.up("dev", state_dir=state_dir, cdk_out=out)
     external = State.load(state_dir).data["external_dirs"]  # type: ignore[union-attr]
@@ -73,9 +75,9 @@ def test_up_status_down_leaves_no_process_port_or_directory(scratch: Path, spawn
     assert twin.status("dev", state_dir=state_dir) == []
 
 
-def test_a_failed_up_stops_what_it_started(scratch: Path, spawned: list[ProcRecord],
+def test_a_failed_up_stops_what_it_started(scratch: Path, spawned: list[ProcRecord], dev: Synthesized,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    out = assembly(scratch / "cdk.out", "dev", fixture_stacks("dev", "Database", "Cache", "Dynamo"))
+    out = assembly(scratch / "cdk.out", dev.outdir, "dev", "Database", "Cache", "Dynamo")
     # An executable that exits at once: redis "starts" and dies while PostgreSQL and moto come up.
     monkeypatch.setenv("TWIN_REDIS_SERVER", "/bin/false")
     external: list[str] = []
@@ -93,14 +95,15 @@ def test_a_failed_up_stops_what_it_started(scratch: Path, spawned: list[ProcReco
     assert_nothing_left(spawned, scratch / "state", external)
 
 
-@pytest.mark.parametrize("variable, value, names", [
-    ("TWIN_PG_BINDIR", "/nonexistent/bin", ["initdb", "postgresql"]),
-    ("TWIN_REDIS_SERVER", "/nonexistent/redis-server", ["redis-server", "apt-get install redis-server"]),
+@pytest.mark.parametrize("source, variable, value, names", [
+    ("dev", "TWIN_PG_BINDIR", "/nonexistent/bin", ["initdb", "postgresql"]),
+    ("dev", "TWIN_REDIS_SERVER", "/nonexistent/redis-server", ["redis-server", "apt-get install redis-server"]),
+    ("mysql-no-nat", "TWIN_MARIADB_BINDIR", "/nonexistent/bin", ["mariadbd", "apt-get install mariadb-server"]),
 ])
 def test_a_missing_binary_is_one_clear_error_before_anything_starts(
         scratch: Path, spawned: list[ProcRecord], monkeypatch: pytest.MonkeyPatch,
-        variable: str, value: str, names: list[str]) -> None:
-    out = assembly(scratch / "cdk.out", "dev", fixture_stacks("dev", "Database", "Cache"))
+        twin_assembly: Callable[[str], Path], source: str, variable: str, value: str, names: list[str]) -> None:
+    out = assembly(scratch / "cdk.out", twin_assembly(source), "dev", "Database", "Cache")
     monkeypatch.setenv(variable, value)
     with pytest.raises(MissingBinary) as err:
         twin.up("dev", state_dir=scratch / "state", cdk_out=out)
@@ -108,8 +111,9 @@ def test_a_missing_binary_is_one_clear_error_before_anything_starts(
     assert spawned == [] and not (scratch / "state").exists()
 
 
-def test_down_after_a_crash_ignores_stale_and_reused_pids(scratch: Path, spawned: list[ProcRecord]) -> None:
-    out = assembly(scratch / "cdk.out", "dev", fixture_stacks("dev", "Dynamo"))
+def test_down_after_a_crash_ignores_stale_and_reused_pids(scratch: Path, spawned: list[ProcRecord],
+                                                          dev: Synthesized) -> None:
+    out = assembly(scratch / "cdk.out", dev.outdir, "dev", "Dynamo")
     state_dir = scratch / "state"
     twin.up("dev", state_dir=state_dir, cdk_out=out)
     with pytest.raises(twin.TwinError, match="already up"):
@@ -133,8 +137,8 @@ def test_down_after_a_crash_ignores_stale_and_reused_pids(scratch: Path, spawned
         bystander.wait()
 
 
-def test_up_over_a_crashed_twin_replaces_it(scratch: Path, spawned: list[ProcRecord]) -> None:
-    out = assembly(scratch / "cdk.out", "dev", fixture_stacks("dev", "Dynamo"))
+def test_up_over_a_crashed_twin_replaces_it(scratch: Path, spawned: list[ProcRecord], dev: Synthesized) -> None:
+    out = assembly(scratch / "cdk.out", dev.outdir, "dev", "Dynamo")
     state_dir = scratch / "state"
     twin.up("dev", state_dir=state_dir, cdk_out=out)
     os.kill(spawned[0].pid, signal.SIGKILL)
@@ -157,8 +161,9 @@ def test_down_refuses_a_directory_that_is_not_a_twin(scratch: Path) -> None:
     assert (scratch / "keep.txt").read_text() == "mine"
 
 
-def test_up_after_an_up_killed_half_way_replaces_it(scratch: Path, spawned: list[ProcRecord]) -> None:
-    out = assembly(scratch / "cdk.out", "dev", fixture_stacks("dev", "Dynamo"))
+def test_up_after_an_up_killed_half_way_replaces_it(scratch: Path, spawned: list[ProcRecord],
+                                                     dev: Synthesized) -> None:
+    out = assembly(scratch / "cdk.out", dev.outdir, "dev", "Dynamo")
     state_dir = scratch / "state"
     twin.up("dev", state_dir=state_dir, cdk_out=out)
     state = State.load(state_dir)
