@@ -1,4 +1,4 @@
-"""`python -m app_code run|ops|demo|local`: argument parsing, and the dispatch to each command's own module.
+"""`python -m app_code run|ops|drill|demo|local`: argument parsing, and the dispatch to each command's own module.
 
 Exit codes: 0 all verified, 1 a workload failed or a check did not verify, 2 bad input (unknown workload,
 missing or malformed outputs, endpoints that do not answer), always as one line on stderr.
@@ -81,6 +81,25 @@ def build_parser() -> Parser:
     demo.add_argument("--state-dir", type=Path, help="the twin's state directory (default: .twin/<env>)")
     demo.set_defaults(handler=cmd_demo)
 
+    drill = sub.add_parser("drill", help="a steady workload through one injected event: failover, lag, throttling",
+                           description="Run a drill: a workload, one event, and a report of what was acknowledged, "
+                                       "present, lost and duplicated. On the twin (--outputs .twin/<env>) the twin's "
+                                       "control injects the event; on AWS (--env) the failover APIs do.")
+    from app_code.drills.command import DRILLS
+
+    drill.add_argument("drill", choices=DRILLS, help="which drill")
+    _target_flags(drill)
+    drill.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    drill.add_argument("--yes", action="store_true", help="confirm a failover of a real (AWS) environment")
+    drill.add_argument("--partition-first", action="store_true",
+                       help="twin only: cut the standby / replicas off before the kill (acknowledged writes then "
+                            "exist on the primary alone: what asynchronous replication loses)")
+    drill.add_argument("--durable", action="store_true",
+                       help="cache-failover: writes are acknowledged only after WAIT saw a replica take them")
+    drill.add_argument("--shard", type=int, default=1, metavar="N",
+                       help="cache-failover: the node group to fail over (1 = ElastiCache's 0001; default 1)")
+    drill.set_defaults(handler=cmd_drill)
+
     _register_local(sub)
     return parser
 
@@ -134,6 +153,16 @@ def cmd_restore_table(args: argparse.Namespace, console=None) -> int:
     from app_code.ops.commands import restore_table
 
     return restore_table(_endpoints(args), args.target, console)
+
+
+def cmd_drill(args: argparse.Namespace, console=None) -> int:
+    from app_code.drills.command import run
+
+    if args.shard < 1:
+        raise BadInput(f"--shard {args.shard}: node groups are numbered from 1")
+    return run(args.drill, outputs=args.outputs, env=args.env, region=args.region, profile=args.profile,
+               as_json=args.json, yes=args.yes, partition=args.partition_first, durable=args.durable,
+               shard=args.shard, console=console)
 
 
 def cmd_demo(args: argparse.Namespace, console=None) -> int:

@@ -206,7 +206,7 @@ ROWS = [
     Row("cli-no-command", "python -m app_code: error: the following arguments are required: command (see --help)", 2,
         argv=()),
     Row("cli-unknown-command", "python -m app_code: error: argument command: invalid choice: 'deploy' (choose from "
-        "'run', 'ops', 'demo', 'local') (see --help)", 2, argv=("deploy",)),
+        "'run', 'ops', 'demo', 'drill', 'local') (see --help)", 2, argv=("deploy",)),
     Row("cli-run-unknown-workload", "python -m app_code run: error: argument workload: invalid choice: 'kafka' "
         "(choose from 'sql', 'dynamo', 'cache', 'all') (see --help)", 2, argv=("run", "kafka", "--outputs", "x")),
     Row("cli-run-no-source", "python -m app_code run: error: one of the arguments --outputs --env is required "

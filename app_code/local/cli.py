@@ -120,7 +120,7 @@ def _print_engines(engines: dict[str, Any], console: Console) -> None:
 
 def _short(name: str) -> str:
     # CDK logical ids end in an 8-hex-digit hash of the construct path: noise in a table.
-    return re.sub(r"(?<=[A-Za-z0-9])[0-9A-F]{8}$", "", name)
+    return re.sub(r"(?<=[A-Za-z0-9])[0-9A-F]{8}(?=(-standby)?$)", "", name)
 
 
 def main(argv: list[str] | None = None) -> int:

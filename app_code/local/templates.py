@@ -274,7 +274,8 @@ def _database(templates: dict[str, dict[str, Any]]) -> DatabaseSpec | None:
         dbname=str(_opt(body, props.get("DBName")) or _dbname_output(body) or DEFAULT_DBNAME[family]),
         port=int(_opt(body, props.get("Port")) or DEFAULT_PORTS[family]),
         force_tls=_force_tls(body, family, props.get("DBParameterGroupName")), secret_id=secret,
-        managed_secret=_truthy(props.get("ManageMasterUserPassword")))
+        managed_secret=_truthy(props.get("ManageMasterUserPassword")),
+        multi_az=_truthy(_opt(body, props.get("MultiAZ"))))
 
 
 def _aurora_writer(members: list[tuple[str, dict[str, Any]]]) -> str:

@@ -203,7 +203,9 @@ def _observe_postgres(twin: Twin, outputs: dict[str, str], creds: dict[str, Any]
     base = {"host": host, "port": port, "user": creds["username"], "password": creds["password"],
             "dbname": creds["dbname"], "connect_timeout": 5}
     with psycopg.connect(**base, sslmode="verify-full", sslrootcert=twin.ca_bundle) as conn:
-        streaming = conn.execute("select count(*) from pg_stat_replication where state = 'streaming'").fetchone()
+        # Read replicas are the asynchronous streams; a Multi-AZ twin's standby is the synchronous one.
+        streaming = conn.execute("select count(*) from pg_stat_replication where state = 'streaming'"
+                                 " and sync_state = 'async'").fetchone()
         engine = "postgres" if "PostgreSQL" in str(conn.execute("select version()").fetchone()) else "?"
         version = str(conn.execute("show server_version").fetchone()[0]).split()[0]  # type: ignore[index]
     try:
