@@ -122,6 +122,55 @@ def server_version(client: Client) -> tuple[int, ...]:
     return tuple(int(x) for x in str(info.get("redis_version", "0")).split(".")[:3] if x.isdigit())
 
 
+# --- durable writes ------------------------------------------------------------------------------------------
+
+class NotDurable(CacheError):
+    """WAIT counted fewer replicas than asked: the write exists on the primary only, and a failover would lose
+    it. It is not acknowledged (it may or may not survive)."""
+
+    def __init__(self, acked: int, wanted: int) -> None:
+        super().__init__(f"WAIT: {acked} of {wanted} replica(s) acknowledged the write")
+        self.acked = acked
+
+
+def write(client: Client, key: str, *commands: tuple[Any, ...], durable: bool = False, replicas: int = 1,
+          wait_ms: int = 500) -> list[Any]:
+    """Run write `commands` (each a tuple of arguments) on the node that owns `key`, in one round trip.
+
+    durable=True adds `WAIT replicas wait_ms` on the same connection (WAIT counts the writes of its own
+    connection) and raises NotDurable when fewer replicas than `replicas` have them: ElastiCache replicates
+    asynchronously, and only a write a replica holds survives the primary's failure. Returns the replies."""
+    node = _node_client(client, key.encode())
+    pipe = node.pipeline(transaction=False)
+    for command in commands:
+        pipe.execute_command(*command)
+    if durable:
+        pipe.execute_command("WAIT", replicas, wait_ms)
+    try:
+        replies = pipe.execute()
+    except (RedisConnectionError, RedisTimeoutError):
+        _refresh_slots(client)
+        raise
+    except ResponseError as exc:
+        if isinstance(client, RedisCluster) and str(exc).startswith(("MOVED", "CLUSTERDOWN")):
+            _refresh_slots(client)  # the slot moved with a failover: the caller's retry finds its new owner
+            raise RedisConnectionError(str(exc)) from exc
+        raise
+    if durable:
+        acked = int(replies.pop())
+        if acked < replicas:
+            raise NotDurable(acked, replicas)
+    return replies
+
+
+def _refresh_slots(client: Client) -> None:
+    if isinstance(client, RedisCluster):
+        try:
+            client.nodes_manager.initialize()
+        except (RedisConnectionError, RedisTimeoutError):
+            pass  # no node answers yet: the next attempt asks again
+
+
 # --- raw pipelining (the bulk path) -------------------------------------------------------------------------
 
 def set_ex(key: bytes, value: bytes, ttl: int) -> tuple[bytes, bytes]:
@@ -137,7 +186,9 @@ def get(key: bytes) -> tuple[bytes, bytes]:
 
 def _node_client(client: Client, key: bytes) -> redis.Redis:
     if isinstance(client, RedisCluster):
-        return client.get_node_from_key(key).redis_connection
+        node = client.get_node_from_key(key)
+        # Reset to None by redis-py after an error on the node: ask the cluster client for a fresh one.
+        return node.redis_connection or client.get_redis_connection(node)
     return client
 
 

@@ -1,4 +1,4 @@
-"""`python -m app_code run|ops|demo|local|cost`: argument parsing, and the dispatch to each command's own module.
+"""`python -m app_code run|ops|drill|demo|local|cost`: argument parsing, and the dispatch to each command's own module.
 
 Exit codes: 0 all verified, 1 a workload failed or a check did not verify, 2 bad input (unknown workload,
 missing or malformed outputs, endpoints that do not answer), always as one line on stderr.
@@ -81,6 +81,25 @@ def build_parser() -> Parser:
     demo.add_argument("--state-dir", type=Path, help="the twin's state directory (default: .twin/<env>)")
     demo.set_defaults(handler=cmd_demo)
 
+    drill = sub.add_parser("drill", help="a steady workload through one injected event: failover, lag, throttling",
+                           description="Run a drill: a workload, one event, and a report of what was acknowledged, "
+                                       "present, lost and duplicated. On the twin (--outputs .twin/<env>) the twin's "
+                                       "control injects the event; on AWS (--env) the failover APIs do.")
+    from app_code.drills.command import DRILLS
+
+    drill.add_argument("drill", choices=DRILLS, help="which drill")
+    _target_flags(drill)
+    drill.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    drill.add_argument("--yes", action="store_true", help="confirm a failover of a real (AWS) environment")
+    drill.add_argument("--partition-first", action="store_true",
+                       help="twin only: cut the standby / replicas off before the kill (acknowledged writes then "
+                            "exist on the primary alone: what asynchronous replication loses)")
+    drill.add_argument("--durable", action="store_true",
+                       help="cache-failover: writes are acknowledged only after WAIT saw a replica take them")
+    drill.add_argument("--shard", type=int, default=1, metavar="N",
+                       help="cache-failover: the node group to fail over (1 = ElastiCache's 0001; default 1)")
+    drill.set_defaults(handler=cmd_drill)
+
     cost = sub.add_parser("cost", help="estimated monthly cost of an environment, from its synthesized templates")
     cost.add_argument("-e", "--env", required=True, help="environment of cdk.json")
     cost.add_argument("--json", action="store_true", help="the rows and the total as one JSON object")
@@ -128,22 +147,32 @@ def cmd_run(args: argparse.Namespace, console=None) -> int:
 
 
 def cmd_teardown_check(args: argparse.Namespace, console=None) -> int:
-    from app_code.ops_commands import teardown_check
+    from app_code.ops.commands import teardown_check
     from app_code.targets import aws_target
 
     return teardown_check(args.env, aws_target(args.region, args.profile), console)
 
 
 def cmd_backup(args: argparse.Namespace, console=None) -> int:
-    from app_code.ops_commands import backup
+    from app_code.ops.commands import backup
 
     return backup(_endpoints(args), console)
 
 
 def cmd_restore_table(args: argparse.Namespace, console=None) -> int:
-    from app_code.ops_commands import restore_table
+    from app_code.ops.commands import restore_table
 
     return restore_table(_endpoints(args), args.target, console)
+
+
+def cmd_drill(args: argparse.Namespace, console=None) -> int:
+    from app_code.drills.command import run
+
+    if args.shard < 1:
+        raise BadInput(f"--shard {args.shard}: node groups are numbered from 1")
+    return run(args.drill, outputs=args.outputs, env=args.env, region=args.region, profile=args.profile,
+               as_json=args.json, yes=args.yes, partition=args.partition_first, durable=args.durable,
+               shard=args.shard, console=console)
 
 
 def cmd_demo(args: argparse.Namespace, console=None) -> int:

@@ -583,6 +583,8 @@ def _login_refused(exc: BaseException) -> bool:
 
 def _server_reason(exc: BaseException) -> str:
     """The server's own words, without libpq's 'connection to server at ... failed:' preamble."""
+    if len(exc.args) == 2 and isinstance(exc.args[0], int):  # PyMySQL: (error code, message)
+        return str(exc.args[1])
     text = _one_line(exc)
     return text.rsplit("FATAL: ", 1)[-1] if "FATAL: " in text else text
 

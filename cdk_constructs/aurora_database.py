@@ -97,7 +97,8 @@ class AuroraDatabase(Construct):
             copy_tags_to_snapshot=True,
             cloudwatch_logs_exports=list(observability.log_exports),
             monitoring_interval=observability.monitoring_interval,
-            monitoring_role=EnhancedMonitoringRole(self, "Monitoring").role,
+            monitoring_role=EnhancedMonitoringRole(
+                self, "Monitoring", instance_identifiers=[self.writer_identifier, *self.reader_identifiers]).role,
             enable_performance_insights=True,
             performance_insight_encryption_key=key,
             performance_insight_retention=observability.performance_insight_retention,
@@ -113,6 +114,10 @@ class AuroraDatabase(Construct):
             acknowledge_no_deletion_protection(self.cluster)
         self.alarms = DatabaseAlarms(self, "Alarms", writer=self.writer_identifier, replicas=self.reader_identifiers,
                                      thresholds=alarm_thresholds, aurora=True, topic=alarm_topic)
+
+    @property
+    def instance_identifiers(self) -> list[str]:
+        return [self.writer_identifier, *self.reader_identifiers]
 
     @property
     def writer_endpoint(self) -> rds.Endpoint:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -13,9 +14,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from cdk_constructs.cache_props import CacheEngine, CachePropsError
+from cdk_constructs.cache_props import CacheEngine, CachePropsError, check_no_dangerous, prefixed_access_string
 
 _USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+_DEFAULT_ACCESS = "on ~* &* +@all -@dangerous"
 # ElastiCache AUTH tokens and RBAC passwords: 16-128 printable characters, only !&#$^<>- as punctuation.
 # Alphanumerics alone keep clear of that list and of URL/shell quoting; 64 of them carry ~380 bits.
 _PASSWORD_LENGTH = 64
@@ -44,15 +46,22 @@ class CacheAuth:
             raise CachePropsError(f"username={self.username!r} is not allowed: 1-40 letters, digits, '_' or '-', "
                                   f"starting with a letter, and not 'default' (reserved for the disabled default user)")
         if not self.access_string or not self.access_string.strip():
-            raise CachePropsError("access_string='' is not allowed: an ACL rule string such as 'on ~* &* +@all'")
+            raise CachePropsError(f"access_string='' is not allowed: an ACL rule string such as {_DEFAULT_ACCESS!r}")
+        check_no_dangerous(self.access_string)
 
     @classmethod
     def auth_token(cls) -> CacheAuth:
         return cls("auth_token")
 
     @classmethod
-    def rbac(cls, username: str = "app", access_string: str = "on ~* &* +@all") -> CacheAuth:
+    def rbac(cls, username: str = "app", access_string: str = _DEFAULT_ACCESS) -> CacheAuth:
         return cls("rbac", username, access_string)
+
+    @classmethod
+    def rbac_for_prefixes(cls, username: str, key_prefixes: Sequence[str], also_allow: Sequence[str] = ()) -> CacheAuth:
+        """An app user confined to keys and channels under `key_prefixes`, with every command but the @dangerous
+        ones, plus the single commands in `also_allow` (say `info`, which clients read the server version with)."""
+        return cls("rbac", username, prefixed_access_string(key_prefixes, also_allow))
 
     @classmethod
     def none(cls) -> CacheAuth:

@@ -7,6 +7,7 @@ read the same. Every message is one line: "<prop>=<value> is not allowed: <what 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -224,3 +225,40 @@ def check_windows(snapshot_window: str | None, maintenance_window: str | None) -
             if s0 < m1 and m0 < s1:
                 raise CachePropsError(f"snapshot_window={snapshot_window!r} is not allowed: it overlaps "
                                       f"maintenance_window {maintenance_window!r}")
+
+
+# A key or channel prefix is matched literally: glob characters and spaces would widen or break the rule.
+_PREFIX = re.compile(r"^[^\s*?\[\]\\]{1,128}$")
+_COMMAND = re.compile(r"^[a-z][a-z0-9-]*(\|[a-z][a-z0-9-]*)?$")
+# Commands no application user needs whatever it does: they read or wipe everything, or reconfigure the server.
+_NEVER = frozenset({"flushall", "flushdb", "keys", "config", "debug", "monitor", "shutdown", "acl", "module", "save",
+                    "bgsave", "bgrewriteaof", "replicaof", "slaveof", "failover", "cluster", "migrate", "restore",
+                    "sync", "psync", "swapdb", "client"})
+
+
+def prefixed_access_string(key_prefixes: Sequence[str], also_allow: Sequence[str] = ()) -> str:
+    if not key_prefixes:
+        raise CachePropsError("key_prefixes=[] is not allowed: at least one prefix, such as 'app:'")
+    for i, prefix in enumerate(key_prefixes):
+        if not _PREFIX.match(prefix):
+            raise CachePropsError(f"key_prefixes[{i}]={prefix!r} is not allowed: 1-128 characters, no spaces or glob "
+                                  "characters (* ? [ ] \\); it is matched literally")
+    for command in also_allow:
+        if not _COMMAND.match(command) or command.split("|")[0] in _NEVER:
+            raise CachePropsError(f"also_allow={command!r} is not allowed: one lower-case command (or "
+                                  f"command|subcommand), not one of {', '.join(sorted(_NEVER))}")
+    keys = " ".join(f"~{p}*" for p in key_prefixes)
+    channels = " ".join(f"&{p}*" for p in key_prefixes)
+    return " ".join(["on", keys, channels, "+@all -@dangerous", *(f"+{c}" for c in also_allow)])
+
+
+def check_no_dangerous(access_string: str) -> None:
+    """The rules apply left to right: +@all (or allcommands) needs a -@dangerous after it."""
+    rules = access_string.split()
+    if "+@dangerous" in rules:
+        raise CachePropsError(f"access_string={access_string!r} is not allowed: no +@dangerous (it holds FLUSHALL, "
+                              "KEYS, CONFIG, DEBUG, ...)")
+    granting = [i for i, r in enumerate(rules) if r in ("+@all", "allcommands")]
+    if granting and (max(granting) > max((i for i, r in enumerate(rules) if r == "-@dangerous"), default=-1)):
+        raise CachePropsError(f"access_string={access_string!r} is not allowed: +@all must be followed by "
+                              "-@dangerous")

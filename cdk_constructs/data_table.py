@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
+
+# TableV2.grant_read_write_data's actions, on the table and its indexes.
+_DATA_ACTIONS = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
+                 "dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:GetRecords",
+                 "dynamodb:GetShardIterator", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan",
+                 "dynamodb:UpdateItem"]
+_KEY_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
 
 
 class DataTable(Construct):
@@ -54,3 +62,16 @@ class DataTable(Construct):
         )
         self.gsi_names = [g.index_name for g in global_secondary_indexes]
         self.lsi_names = [i.index_name for i in local_secondary_indexes]
+        self._key = encryption_key
+
+    def grant_read_write_data(self, grantee: iam.IGrantable) -> None:
+        """What TableV2.grant_read_write_data grants, except that the table's key works only through DynamoDB:
+        the same role cannot take it elsewhere to decrypt or encrypt something else."""
+        arns = [self.table.table_arn]
+        if self.gsi_names or self.lsi_names:
+            arns.append(f"{self.table.table_arn}/index/*")
+        iam.Grant.add_to_principal(grantee=grantee, actions=_DATA_ACTIONS, resource_arns=arns)
+        if self._key is not None:
+            via = f"dynamodb.{Stack.of(self).region}.amazonaws.com"
+            iam.Grant.add_to_principal(grantee=grantee, actions=_KEY_ACTIONS, resource_arns=[self._key.key_arn],
+                                       conditions={"StringEquals": {"kms:ViaService": via}})

@@ -36,7 +36,9 @@ _PG_RESERVED = frozenset({"postgres", "admin", "rdsadmin", "rdsrepladmin", "rds_
 _MY_RESERVED = frozenset({"admin", "root", "rdsadmin", "rdsrepladmin", "mysql", "mysql.sys", "mysql.session"})
 
 FLAVORS: dict[EngineName, EngineFlavor] = {
-    "postgres": EngineFlavor("postgres", 5432, "17.9", False, ("postgresql", "upgrade"), _PG_RESERVED),
+    # iam-db-auth-error: why an IAM login was refused, which the postgresql log does not say.
+    "postgres": EngineFlavor("postgres", 5432, "17.9", False, ("postgresql", "upgrade", "iam-db-auth-error"),
+                             _PG_RESERVED),
     "mysql": EngineFlavor("mysql", 3306, "8.4.8", False, ("audit", "error", "general", "slowquery"), _MY_RESERVED),
     "aurora-postgresql": EngineFlavor("aurora-postgresql", 5432, "17.9", True, ("postgresql",), _PG_RESERVED),
     "aurora-mysql": EngineFlavor("aurora-mysql", 3306, "8.0.mysql_aurora.3.10.1", True,
@@ -105,7 +107,17 @@ def engine_parameters(engine: EngineName, *, slow_query_ms: int) -> dict[str, st
 
 
 def audit_parameters(engine: EngineName) -> dict[str, str]:
-    """Aurora MySQL audits through cluster parameters; RDS for MySQL needs the audit plugin option instead."""
+    """Who changed the schema or the roles, in the exported engine log.
+
+    PostgreSQL (RDS and Aurora) audits through pgaudit, which must be preloaded (a static parameter: it takes
+    effect at the first boot, or the reboot after a change); DDL and role statements are logged, not their
+    parameters, which may hold passwords. Aurora MySQL audits through cluster parameters; RDS for MySQL needs the
+    MariaDB audit plugin option instead (database_stack.py).
+    """
+    if FLAVORS[engine].family == "postgres":
+        # pg_stat_statements is RDS's own default for the list; keeping it keeps Performance Insights' SQL stats.
+        return {"shared_preload_libraries": "pg_stat_statements,pgaudit", "pgaudit.log": "ddl,role",
+                "pgaudit.log_parameter": "0"}
     if engine != "aurora-mysql":
         return {}
     return {"server_audit_logging": "1", "server_audit_events": "CONNECT,QUERY_DCL,QUERY_DDL"}

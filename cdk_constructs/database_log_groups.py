@@ -41,9 +41,9 @@ class DatabaseLogGroups(Construct):
             actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
             principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
             resources=["*"],
-            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                service="logs", resource="log-group", resource_name=f"/aws/rds/{kind}/*",
-                arn_format=ArnFormat.COLON_RESOURCE_NAME)}},
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": [stack.format_arn(
+                service="logs", resource="log-group", resource_name=f"/aws/rds/{kind}/{identifier}/*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME) for identifier in identifiers]}},
         ))
         self.log_groups: dict[str, logs.LogGroup] = {}
         for i, identifier in enumerate(identifiers):

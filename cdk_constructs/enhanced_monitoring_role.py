@@ -6,22 +6,31 @@ log group in every region; this customer-managed policy allows only `RDSOSMetric
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Acknowledgment, ArnFormat, Stack, Token, Validations
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 
 class EnhancedMonitoringRole(Construct):
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, instance_identifiers: Sequence[str]) -> None:
+        """instance_identifiers: the DB instances that publish through this role (and no others may)."""
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        if not instance_identifiers:
+            raise ValueError("instance_identifiers=[] is not allowed: name the instances that use the role")
 
         def log_group(name: str) -> str:
             return stack.format_arn(service="logs", resource="log-group", resource_name=name,
                                     arn_format=ArnFormat.COLON_RESOURCE_NAME)
 
         streams = log_group("RDSOSMetrics:log-stream:*")
-        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("monitoring.rds.amazonaws.com"),
+        # Confused deputy: only RDS acting for these instances of this account may assume the role.
+        instances = [stack.format_arn(service="rds", resource="db", resource_name=identifier,
+                                      arn_format=ArnFormat.COLON_RESOURCE_NAME) for identifier in instance_identifiers]
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("monitoring.rds.amazonaws.com", conditions={
+            "StringEquals": {"aws:SourceAccount": stack.account}, "ArnLike": {"aws:SourceArn": instances}}),
                              description="RDS enhanced monitoring publishes OS metrics to RDSOSMetrics")
         self.policy = iam.ManagedPolicy(
             self,

@@ -1,6 +1,9 @@
-"""Single-user rotation of a database's own secret, run from the database's isolated subnets.
+"""Rotation of a database's secrets, run from the database's isolated subnets.
 
-The rotation function (AWS's serverless application, deployed by CDK as a nested stack) logs in to the
+The admin secret rotates itself (single user); each application user's secret rotates with the multi-user
+strategy, whose function logs in as the admin to give the user's alternate login (`<user>_clone`) a new
+password, so the login a running client holds keeps working until the next rotation. Each rotation
+function (AWS's serverless application, deployed by CDK as a nested stack) logs in to the
 database and calls Secrets Manager. Isolated subnets have no route out, so it reaches Secrets Manager
 through an interface endpoint of its own. Private DNS stays off on that endpoint: turning it on would
 reroute every Secrets Manager call in the VPC (the app host's too) through a security group that admits
@@ -8,6 +11,8 @@ only the rotation function.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -33,7 +38,10 @@ class PrivateRotation(Construct):
         every: Duration,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
+        user_secrets: Mapping[str, secretsmanager.ISecret] | None = None,
     ) -> None:
+        """user_secrets: construct ID -> an application user's secret, attached to `target` and holding
+        `masterarn` (rds.DatabaseSecret(master_secret=...)), rotated multi-user with the admin secret."""
         super().__init__(scope, construct_id)
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
@@ -48,21 +56,26 @@ class PrivateRotation(Construct):
         # Also opens the database port from the function's group (the function logs in to change the password).
         self.rotation: secretsmanager.SecretRotation = target.add_rotation_single_user(
             automatically_after=every, endpoint=self.endpoint, security_group=self.security_group, vpc_subnets=subnets)
+        self.user_rotations: dict[str, secretsmanager.SecretRotation] = {
+            rotation_id: target.add_rotation_multi_user(
+                rotation_id, secret=secret, automatically_after=every, endpoint=self.endpoint,
+                security_group=self.security_group, vpc_subnets=subnets)
+            for rotation_id, secret in (user_secrets or {}).items()}
         self._literal_port(target, port)
-        self._function_log_group(log_retention, removal_policy)
+        self._function_log_group("FunctionLogs", self.rotation, log_retention, removal_policy)
+        for rotation_id, rotation in self.user_rotations.items():
+            self._function_log_group(f"{rotation_id}FunctionLogs", rotation, log_retention, removal_policy)
 
-    def _function_log_group(self, retention: logs.RetentionDays, removal_policy: RemovalPolicy) -> None:
+    def _function_log_group(self, construct_id: str, rotation: secretsmanager.SecretRotation,
+                            retention: logs.RetentionDays, removal_policy: RemovalPolicy) -> None:
         """Lambda would create the function's log group on first run: unencrypted, kept forever, and left
         behind by `cdk destroy`. The function name is fixed at synth time, so the group is declared first."""
-        application = self.rotation.node.find_child("Resource")
+        application = rotation.node.find_child("Resource")
         assert isinstance(application, sam.CfnApplication)
         function_name = application.parameters["functionName"]  # type: ignore[index]
-        group = EncryptedLogGroup(self, "FunctionLogs", retention=retention, removal_policy=removal_policy,
-                                  description="secret rotation function")
-        cfn_group = group.log_group.node.default_child
-        assert isinstance(cfn_group, logs.CfnLogGroup)
-        cfn_group.log_group_name = f"/aws/lambda/{function_name}"
-        application.add_resource_dependency(cfn_group)
+        group = EncryptedLogGroup(self, construct_id, retention=retention, removal_policy=removal_policy,
+                                  description="secret rotation function", log_group_name=f"/aws/lambda/{function_name}")
+        application.add_resource_dependency(group.cfn_log_group)
 
     def _literal_port(self, target: rds.DatabaseInstance | rds.DatabaseCluster, port: int) -> None:
         """Write the database port into the rules the rotation added, instead of the endpoint's Port attribute.

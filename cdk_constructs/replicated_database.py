@@ -85,7 +85,8 @@ class ReplicatedDatabase(Construct):
             log_types=observability.log_exports, retention=observability.log_retention,
             removal_policy=RemovalPolicy.DESTROY if removal_policy == RemovalPolicy.DESTROY
             else RemovalPolicy.RETAIN)
-        monitoring_role = EnhancedMonitoringRole(self, "Monitoring").role
+        monitoring_role = EnhancedMonitoringRole(
+            self, "Monitoring", instance_identifiers=[self.writer_identifier, *self.replica_identifiers]).role
 
         # What the writer and its replicas share.
         common: dict[str, Any] = dict(
@@ -156,6 +157,10 @@ class ReplicatedDatabase(Construct):
 
         self.alarms = DatabaseAlarms(self, "Alarms", writer=self.writer_identifier, replicas=self.replica_identifiers,
                                      thresholds=alarm_thresholds, aurora=False, topic=alarm_topic)
+
+    @property
+    def instance_identifiers(self) -> list[str]:
+        return [self.writer_identifier, *self.replica_identifiers]
 
     @property
     def writer_endpoint(self) -> rds.Endpoint:

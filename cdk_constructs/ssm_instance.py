@@ -1,6 +1,6 @@
 """A private EC2 instance reached only through SSM Session Manager.
 
-The shared core of the bastion and the app host: Amazon Linux 2023, IMDSv2, encrypted gp3 root
+The shared core of the bastion and the app host: Amazon Linux 2023, IMDSv2 with a hop limit of 1, encrypted gp3 root
 volume, detailed monitoring, no key pair, no public IP, and a security group with no ingress.
 """
 
@@ -32,8 +32,12 @@ class SsmInstance(Construct):
             "SecurityGroup",
             vpc=vpc,
             description=f"{description}: no ingress; reached through SSM Session Manager",
-            allow_all_outbound=True,
+            allow_all_outbound=False,
         )
+        # AWS APIs (SSM, Secrets Manager, ...) and S3/DynamoDB through their gateway endpoints. Routes confine
+        # it: NAT where there is one, else only the VPC's endpoints answer. The data stores' ports are opened
+        # toward their own security groups by the stacks that own them.
+        self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs")
         self.role = iam.Role(
             self,
             "Role",
@@ -84,7 +88,10 @@ class SsmInstance(Construct):
             machine_image=ec2.MachineImage.latest_amazon_linux2023(),
             role=self.role,
             security_group=self.security_group,
-            require_imdsv2=True,
+            # IMDSv2 only, and one hop: a container or proxy on the host cannot reach the role's credentials.
+            http_tokens=ec2.HttpTokens.REQUIRED,
+            http_put_response_hop_limit=1,
+            http_endpoint=True,
             detailed_monitoring=True,
             ebs_optimized=True,
             # Termination protection blocks `cdk destroy`, so the caller decides per environment.

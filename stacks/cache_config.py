@@ -18,6 +18,7 @@ from cdk_constructs.cache_props import (
     CacheEngine,
     CachePropsError,
     check_windows,
+    prefixed_access_string,
 )
 from cdk_constructs.log_retention import RETENTION_DAYS
 
@@ -62,6 +63,9 @@ class CacheConfig(_Strict):
     auth: Literal["auth_token", "rbac"] = "auth_token"
     # The RBAC user app_code signs in as (auth='rbac' only).
     username: str = Field(default="app", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+    # The keys and channels that user may touch (auth='rbac' only; an AUTH token opens everything): app_code
+    # names every key and channel `app_code:<run>:...` (app_code/cache.py, Workload.key).
+    key_prefixes: tuple[str, ...] = ("app_code:",)
     # Same bound as the database's secret: a credential lives at most a quarter.
     auth_rotation_days: int = Field(default=30, ge=1, le=90)
     snapshot_retention_days: int = 15
@@ -82,6 +86,7 @@ class CacheConfig(_Strict):
         try:
             CacheEngine.of(self.engine, self.engine_version)
             check_windows(self.snapshot_window, self.maintenance_window)
+            prefixed_access_string(self.key_prefixes)
         except CachePropsError as err:
             raise ValueError(str(err)) from None
         if self.cluster_mode == "disabled" and self.shards != 1:

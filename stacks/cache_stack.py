@@ -28,7 +28,8 @@ class CacheStack(Stack):
         assert cfg.removal is not None
         final_snapshot = cfg.removal == "snapshot"
         alarm_topic = AlarmTopic(self, "Alarms", description=f"{config.name} cache",
-                                 removal_policy=RemovalPolicy.RETAIN if final_snapshot else RemovalPolicy.DESTROY)
+                                 removal_policy=RemovalPolicy.RETAIN if final_snapshot else RemovalPolicy.DESTROY,
+                                 emails=config.notifications.emails, https_urls=config.notifications.https_urls)
         self.cache = CacheReplicationGroup(
             self,
             "Cache",
@@ -40,7 +41,9 @@ class CacheStack(Stack):
             shards=cfg.shards,
             replicas_per_shard=cfg.replicas,
             port=cfg.port,
-            auth=CacheAuth.rbac(username=cfg.username) if cfg.auth == "rbac" else CacheAuth.auth_token(),
+            # app_code reads the server version with INFO server, the one @dangerous command it sends.
+            auth=CacheAuth.rbac_for_prefixes(cfg.username, cfg.key_prefixes, also_allow=("info",))
+            if cfg.auth == "rbac" else CacheAuth.auth_token(),
             auth_rotation_days=cfg.auth_rotation_days,
             snapshot_retention_days=cfg.snapshot_retention_days,
             snapshot_window=cfg.snapshot_window,

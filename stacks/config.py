@@ -14,9 +14,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from stacks import schedule_windows
 from stacks.cache_config import CacheConfig
 from stacks.database_config import DatabaseConfig
 from stacks.dynamo_config import DynamoConfig
+from stacks.notifications_config import NotificationsConfig
 from stacks.retention import data_loss_warnings, follow_environment
 
 DEFAULT_ENV = "dev"
@@ -71,6 +73,23 @@ class NetworkConfig(Strict):
     bastion_instance_type: Ec2InstanceType = "t3.micro"
     app_instance_type: Ec2InstanceType = "t3.small"
     flow_log_retention_days: LogRetentionDays = 30
+    session_log_retention_days: LogRetentionDays = 365
+    # When AWS-RunPatchBaseline may patch (and reboot) the hosts, one at a time, weekly in UTC.
+    patch_window: str = "sat:05:00-sat:07:00"
+
+    @model_validator(mode="after")
+    def _patch_window(self) -> NetworkConfig:
+        if not schedule_windows.WEEKLY.match(self.patch_window):
+            raise ValueError(f"patch_window={self.patch_window!r} is not allowed: 'ddd:hh24:mi-ddd:hh24:mi' in UTC, "
+                             "e.g. 'sat:05:00-sat:07:00'")
+        if not 60 <= schedule_windows.weekly_start(self.patch_window)[3] <= 24 * 60:
+            raise ValueError(f"patch_window={self.patch_window!r} is not allowed: 1 to 24 hours")
+        return self
+
+    @property
+    def patch_start(self) -> tuple[int, int, int]:
+        day, hour, minute, _ = schedule_windows.weekly_start(self.patch_window)
+        return day, hour, minute
 
     @model_validator(mode="after")
     def _nat_within_azs(self) -> NetworkConfig:
@@ -96,6 +115,7 @@ class EnvConfig(Strict):
     database: DatabaseConfig = DatabaseConfig()
     dynamo: DynamoConfig = DynamoConfig()
     cache: CacheConfig = CacheConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
 
     @model_validator(mode="before")
     @classmethod
@@ -103,11 +123,58 @@ class EnvConfig(Strict):
         # Before the stores validate, so that their own cross-field checks see the resolved values.
         return follow_environment(data, cls.model_fields["removal"].default)
 
+    @model_validator(mode="after")
+    def _windows_apart(self) -> EnvConfig:
+        w = schedule_windows
+        db, dynamo = self.database, self.dynamo
+        backups = []
+        if db.backup_plan_retention_days:
+            if db.backup_plan_start_hour_utc is None and self.database_backup_plan_hour is None:
+                raise ValueError("database.backup_plan_start_hour_utc=None is not allowed: no hour of the day is "
+                                 "clear of backup_window and the maintenance windows; set one")
+            backups.append((w.hourly("database.backup_plan_start_hour_utc", self.database_backup_plan_hour or 0),
+                            [self._windows()["database.backup_window"]]))
+        if dynamo.backup_plan_retention_days:
+            backups.append((w.hourly("dynamo.backup_plan_start_hour_utc", dynamo.backup_plan_start_hour_utc), []))
+        windows = self._windows()
+        w.check_apart(patch=windows["network.patch_window"],
+                      maintenance=[windows["database.maintenance_window"], windows["cache.maintenance_window"]],
+                      store_windows=[windows["database.backup_window"], windows["cache.snapshot_window"]],
+                      backups=backups)
+        return self
+
+    def _windows(self) -> dict[str, schedule_windows.Window]:
+        w, db, cache = schedule_windows, self.database, self.cache
+        return {
+            "network.patch_window": w.weekly("network.patch_window", self.network.patch_window),
+            "database.backup_window": w.daily("database.backup_window", db.backup_window),
+            "database.maintenance_window": w.weekly("database.maintenance_window", db.maintenance_window),
+            "cache.snapshot_window": w.daily("cache.snapshot_window", cache.snapshot_window),
+            "cache.maintenance_window": w.weekly("cache.maintenance_window", cache.maintenance_window),
+        }
+
+    @property
+    def database_backup_plan_hour(self) -> int | None:
+        """The configured hour, or the first after the automated backup window that keeps clear of it, the
+        maintenance windows and the patch window."""
+        db = self.database
+        if db.backup_plan_start_hour_utc is not None:
+            return db.backup_plan_start_hour_utc
+        windows = self._windows()
+        return schedule_windows.first_clear_hour(
+            "database.backup_plan_start_hour_utc", db.hour_after_backup_window,
+            [windows[k] for k in ("database.backup_window", "database.maintenance_window", "cache.maintenance_window",
+                                  "network.patch_window")])
+
     @property
     def warnings(self) -> tuple[str, ...]:
-        """One line per explicit store key that loses data although this environment retains."""
+        """One line per explicit store key that loses data although this environment retains, and one when the
+        alarm topics would notify nobody."""
+        silent = () if self.notifications.any else (
+            f"config warning: environments.{self.name}.notifications has no emails or https_urls: the alarm topics "
+            "and database events reach nobody",)
         return data_loss_warnings(self.name, self.removal,
-                                  {"database": self.database, "dynamo": self.dynamo, "cache": self.cache})
+                                  {"database": self.database, "dynamo": self.dynamo, "cache": self.cache}) + silent
 
     def stack_name(self, concern: str) -> str:
         return f"{self.name}-{concern}"

@@ -54,6 +54,9 @@ class DatabaseConfig(_Strict):
     admin_username: str = Field(default="dbadmin", min_length=1, max_length=16, pattern=_IDENTIFIER)
     # The database user that IAM authentication admits (created by app_code with rds_iam / AWSAuthenticationPlugin).
     iam_auth_user: str = Field(default="app_iam", min_length=1, max_length=16, pattern=_IDENTIFIER)
+    # The password user app_code logs in as (its own rotated secret); multi-user rotation alternates it with
+    # `<app_username>_clone`, so both names are kept clear of the other users.
+    app_username: str = Field(default="app", min_length=1, max_length=16, pattern=_IDENTIFIER)
     # RDS instances only (null means 20 GiB, autoscaling to 100 GiB, single-AZ); Aurora storage grows by
     # itself and its readers in other AZs are the standbys, so for Aurora these stay null.
     allocated_storage_gib: int | None = Field(default=None, ge=20, le=65536)
@@ -66,6 +69,9 @@ class DatabaseConfig(_Strict):
     maintenance_window: str = "sun:04:00-sun:04:30"
     # An AWS Backup plan on top of the automated backups; null for none (its vault outlives `cdk destroy`).
     backup_plan_retention_days: int | None = Field(default=None, ge=1, le=36500)
+    # When the plan's jobs start (within the hour, UTC); null means the first hour after backup_window closes
+    # (RDS runs one snapshot at a time) that is clear of the maintenance windows (stacks/schedule_windows.py).
+    backup_plan_start_hour_utc: int | None = Field(default=None, ge=0, le=23)
     # CKV_AWS_304 (and good sense) want credentials rotated at least every 90 days.
     secret_rotation_days: int = Field(default=30, ge=1, le=90)
     # Both null follow the environment's `removal` (stacks/retention.py): `retain` means protection on and
@@ -80,6 +86,10 @@ class DatabaseConfig(_Strict):
     slow_query_ms: int = Field(default=1000, ge=0, le=3_600_000)
     alarm_topic: bool = True
     alarms: DatabaseAlarms = DatabaseAlarms()
+
+    @property
+    def hour_after_backup_window(self) -> int:
+        return (int(self.backup_window.split("-")[1][:2]) + 1) % 24
 
     @property
     def aurora(self) -> bool:
@@ -115,13 +125,18 @@ class DatabaseConfig(_Strict):
         if self.port == flavor.default_port or not 1150 <= self.port <= 65535:
             raise ValueError(f"port={self.port} is not allowed: 1150-65535 and not the {self.engine} default "
                              f"{flavor.default_port} (RDS.23)")
-        for key in ("admin_username", "iam_auth_user"):
+        for key in ("admin_username", "iam_auth_user", "app_username"):
             if getattr(self, key).lower() in flavor.reserved_users:
                 raise ValueError(f"{key}={getattr(self, key)!r} is not allowed: reserved or the well-known default "
                                  f"for {self.engine} (RDS.25); not one of {', '.join(sorted(flavor.reserved_users))}")
         if self.iam_auth_user == self.admin_username:
             raise ValueError(f"iam_auth_user={self.iam_auth_user!r} is not allowed: it must differ from "
                              "admin_username, whose password rotation IAM-only login would break")
+        app_names = {self.app_username.lower(), f"{self.app_username}_clone".lower()}
+        for key in ("admin_username", "iam_auth_user"):
+            if getattr(self, key).lower() in app_names:
+                raise ValueError(f"app_username={self.app_username!r} is not allowed: it and its rotation twin "
+                                 f"{self.app_username + '_clone'!r} must differ from {key} ({getattr(self, key)!r})")
         if self.aurora:
             for key in ("multi_az", "allocated_storage_gib", "max_allocated_storage_gib"):
                 if getattr(self, key) is not None:

@@ -13,8 +13,8 @@ from constructs import Construct
 
 from cdk_constructs.alarm_topic import AlarmTopic
 from cdk_constructs.aurora_database import AuroraDatabase
+from cdk_constructs.backup_plan import BackupPlan
 from cdk_constructs.database_alarms import AlarmThresholds
-from cdk_constructs.database_backup_plan import DatabaseBackupPlan
 from cdk_constructs.database_engine import (
     FLAVORS,
     audit_parameters,
@@ -22,10 +22,12 @@ from cdk_constructs.database_engine import (
     engine_parameters,
     instance_engine,
 )
+from cdk_constructs.database_events import DatabaseEvents
 from cdk_constructs.local_grantee import LocalGrantee
 from cdk_constructs.log_retention import retention_days
 from cdk_constructs.private_rotation import PrivateRotation
 from cdk_constructs.replicated_database import Backups, Observability, ReplicatedDatabase
+from cdk_constructs.secret_access import grant_secret_read
 from stacks.config import EnvConfig
 from stacks.database_config import DatabaseConfig
 from stacks.network_stack import NetworkStack
@@ -62,15 +64,22 @@ class DatabaseStack(Stack):
             self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
             description=f"{identifier}: the database port from the bastion and the app host only")
         port = ec2.Port.tcp(cfg.port)
-        self.security_group.add_ingress_rule(network.bastion_security_group, port, "Bastion (SSM port forwarding)")
-        self.security_group.add_ingress_rule(network.app_security_group, port, "App host (app_code)")
+        # Connections add the hosts' egress too; CDK puts those rules in this stack, next to the group they name.
+        self.security_group.connections.allow_from(network.bastion_security_group, port,
+                                                   "Bastion (SSM port forwarding)")
+        self.security_group.connections.allow_from(network.app_security_group, port, "App host (app_code)")
         subnet_group = rds.SubnetGroup(self, "SubnetGroup", vpc=vpc, vpc_subnets=network.data_subnets,
                                        description=f"{identifier}: isolated subnets")
         self.secret = rds.DatabaseSecret(self, "Secret", username=cfg.admin_username, dbname=cfg.database_name,
                                          encryption_key=self.key)
         self.secret.apply_removal_policy(keep)
+        # app_code's own login, never the admin's: rotated multi-user, with the admin secret as its master.
+        self.app_secret = rds.DatabaseSecret(self, "AppSecret", username=cfg.app_username, dbname=cfg.database_name,
+                                             encryption_key=self.key, master_secret=self.secret)
+        self.app_secret.apply_removal_policy(keep)
         credentials = rds.Credentials.from_secret(self.secret, cfg.admin_username)
-        topic = AlarmTopic(self, "Alarms", description=identifier) if cfg.alarm_topic else None
+        topic = AlarmTopic(self, "Alarms", description=identifier, emails=config.notifications.emails,
+                           https_urls=config.notifications.https_urls) if cfg.alarm_topic else None
         thresholds = AlarmThresholds(**cfg.alarms.model_dump())
         backups = Backups(retention=Duration.days(cfg.backup_retention_days), window=cfg.backup_window,
                           maintenance_window=cfg.maintenance_window)
@@ -101,21 +110,32 @@ class DatabaseStack(Stack):
             target = self.database.writer
             backup_resources = [backup.BackupResource.from_rds_database_instance(self.database.writer)]
 
+        # Attached, the secret carries the endpoint too, as the multi-user rotation needs.
+        app_secret = self.app_secret.attach(target)
+        if topic is not None:
+            DatabaseEvents(self, "Events", topic=topic, instance_identifiers=self.database.instance_identifiers,
+                           cluster_identifier=identifier if flavor.aurora else None, database=self.database)
         self.rotation = PrivateRotation(
             self, "Rotation", target=target, port=cfg.port, vpc=vpc, subnets=network.data_subnets,
             every=Duration.days(cfg.secret_rotation_days), log_retention=retention_days(cfg.log_retention_days),
-            removal_policy=keep)
+            removal_policy=keep, user_secrets={"AppUserRotation": app_secret})
         if cfg.backup_plan_retention_days:
-            # An hour after the automated backup window closes: RDS runs one snapshot at a time.
-            start_hour = (int(cfg.backup_window.split("-")[1][:2]) + 1) % 24
-            DatabaseBackupPlan(self, "BackupPlan", resources=backup_resources, key=self.key,
-                               retention=Duration.days(cfg.backup_plan_retention_days), start_hour_utc=start_hour)
+            assert config.database_backup_plan_hour is not None  # EnvConfig refuses a plan without a clear hour
+            BackupPlan(self, "BackupPlan", resources=backup_resources, description=identifier,
+                       retention=Duration.days(cfg.backup_plan_retention_days),
+                       start_hour_utc=config.database_backup_plan_hour, selection_name="Database")
         self.database.acknowledge_backup_plan(in_plan=bool(cfg.backup_plan_retention_days))
 
         grantee = LocalGrantee(self, "AppHostAccess", role=network.app_role,
-                               description="app_code's database access: the secret, and IAM login as the IAM user")
-        self.secret.grant_read(grantee)
+                               description="app_code's database access: the app user's secret, and IAM login as "
+                               "the IAM user")
+        grant_secret_read(grantee, self.app_secret, self.key)
         self.database.grant_connect(grantee, cfg.iam_auth_user)
+        # The bootstrap logs in as the admin to create the app and IAM users: from the bastion, nowhere else.
+        bootstrap = LocalGrantee(self, "BootstrapAccess", role=network.bastion_role,
+                                 description="One-time bootstrap from the bastion: the admin and app user secrets")
+        grant_secret_read(bootstrap, self.secret, self.key)
+        grant_secret_read(bootstrap, self.app_secret, self.key)
 
         CfnOutput(self, "WriterEndpoint", value=self.database.writer_endpoint.hostname,
                   description="Writer host")
@@ -125,7 +145,10 @@ class DatabaseStack(Stack):
                       description="Read replica hosts (or the Aurora reader endpoint), comma-separated")
         CfnOutput(self, "Port", value=str(cfg.port), description="Port of every endpoint")
         CfnOutput(self, "SecretArn", value=self.secret.secret_arn,
-                  description="Secrets Manager secret: {host, port, username, password, dbname, engine}")
+                  description="Admin secret (rotation and bootstrap only): {host, port, username, password, dbname, "
+                  "engine}")
+        CfnOutput(self, "AppSecretArn", value=self.app_secret.secret_arn,
+                  description="App user secret (app_code): {host, port, username, password, dbname, engine, masterarn}")
         CfnOutput(self, "Engine", value=cfg.engine)
         CfnOutput(self, "DatabaseName", value=cfg.database_name)
 

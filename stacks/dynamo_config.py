@@ -92,6 +92,10 @@ class DynamoConfig(_Strict):
     # `retain`, `destroy` means off and `destroy`. Inside an EnvConfig they are never null.
     deletion_protection: bool | None = None
     removal: Literal["destroy", "retain"] | None = None
+    # An AWS Backup plan on top of PITR (DynamoDB.4); null for none, since its vault outlives `cdk destroy`.
+    backup_plan_retention_days: int | None = Field(default=None, ge=1, le=36500)
+    # When its jobs start (within the hour, UTC); kept clear of the maintenance windows (stacks/schedule_windows.py).
+    backup_plan_start_hour_utc: int = Field(default=6, ge=0, le=23)
     throttle_alarm_threshold: int = Field(default=1, ge=1)
     capacity_alarm_percent: int = Field(default=80, ge=10, le=100)
 
@@ -119,6 +123,10 @@ class DynamoConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> DynamoConfig:
+        if self.backup_plan_retention_days and self.removal == "destroy":
+            raise ValueError(f"backup_plan_retention_days={self.backup_plan_retention_days} is not allowed with "
+                             "removal='destroy': the backup vault and its key outlive `cdk destroy`; set removal "
+                             "'retain', or leave it unset in an environment with removal 'retain'")
         self._check_counts()
         self._check_names()
         self._check_lsis()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from aws_cdk import Acknowledgment, CfnElement, CfnOutput, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, CfnElement, CfnOutput, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_backup as backup
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cdk_constructs.alarm_topic import AlarmTopic
+from cdk_constructs.backup_plan import BackupPlan
 from cdk_constructs.data_table import DataTable
 from cdk_constructs.local_grantee import LocalGrantee
 from cdk_constructs.table_alarms import CapacityCeiling, TableAlarms
@@ -104,13 +106,19 @@ class DynamoStack(Stack):
         )
         table = self.table.table
 
-        topic = AlarmTopic(self, "Alarms", description=f"{config.name} DynamoDB", removal_policy=removal)
+        if cfg.backup_plan_retention_days:
+            BackupPlan(self, "BackupPlan", resources=[backup.BackupResource.from_arn(table.table_arn)],
+                       description=f"{config.name} table", retention=Duration.days(cfg.backup_plan_retention_days),
+                       start_hour_utc=cfg.backup_plan_start_hour_utc, selection_name="Table")
+
+        topic = AlarmTopic(self, "Alarms", description=f"{config.name} DynamoDB", removal_policy=removal,
+                           emails=config.notifications.emails, https_urls=config.notifications.https_urls)
         self.alarms = TableAlarms(self, "TableAlarms", table=table, throttle_threshold=cfg.throttle_alarm_threshold,
                                   ceilings=_ceilings(cfg), capacity_percent=cfg.capacity_alarm_percent)
         topic.notify(*self.alarms.alarms)
 
         grantee = LocalGrantee(self, "AppHostAccess", role=network.app_role, description="app_code's table access")
-        table.grant_read_write_data(grantee)
+        self.table.grant_read_write_data(grantee)
         self._acknowledge_grant(grantee, has_indexes=bool(cfg.gsis or cfg.lsis), has_key=key is not None)
 
         CfnOutput(self, "TableName", value=table.table_name)

@@ -15,7 +15,10 @@ from cdk_constructs.bastion_host import BastionHost
 from cdk_constructs.cfn_resource import cfn_resource
 from cdk_constructs.checkov_skips import skip_checkov
 from cdk_constructs.encrypted_log_group import EncryptedLogGroup
+from cdk_constructs.endpoint_policies import dynamodb_endpoint_statements, s3_endpoint_statements
+from cdk_constructs.host_patching import HostPatching
 from cdk_constructs.log_retention import retention_days
+from cdk_constructs.session_logging import SessionLogging
 from stacks.config import EnvConfig
 
 
@@ -42,11 +45,14 @@ class NetworkStack(Stack):
             nat_gateways=net.nat_gateways,
             subnet_configuration=subnets,
             restrict_default_security_group=True,
-            gateway_endpoints={
-                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3),
-                "DynamoDB": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.DYNAMODB),
-            },
         )
+        here = {"account": self.account, "region": self.region, "partition": self.partition}
+        for name, gateway, statements in (
+                ("S3", ec2.GatewayVpcEndpointAwsService.S3, s3_endpoint_statements(**here)),
+                ("DynamoDB", ec2.GatewayVpcEndpointAwsService.DYNAMODB, dynamodb_endpoint_statements(**here))):
+            endpoint = self.vpc.add_gateway_endpoint(name, service=gateway)
+            for statement in statements:
+                endpoint.add_to_policy(statement)
         flow_logs = EncryptedLogGroup(
             self,
             "FlowLogs",
@@ -64,7 +70,8 @@ class NetworkStack(Stack):
         for subnet in self.vpc.public_subnets:
             Validations.of(subnet).acknowledge(*_PUBLIC_ROUTE_ACKS)
 
-        _tidy_restrict_default_sg_provider(self)
+        _tidy_restrict_default_sg_provider(self, retention=retention_days(net.flow_log_retention_days),
+                                           removal_policy=removal)
 
         if net.nat_gateways > 0:
             host_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
@@ -98,9 +105,16 @@ class NetworkStack(Stack):
             instance_type=net.app_instance_type,
             termination_protection=config.termination_protection,
         )
+        SessionLogging(self, "SessionLogging", roles=[self.bastion.role, self.app_host.role],
+                       retention=retention_days(net.session_log_retention_days), removal_policy=removal)
+        HostPatching(self, "Patching", instances=[self.bastion.instance, self.app_host.instance],
+                     roles=[self.bastion.role, self.app_host.role], tag_key="cdk-data-tier:patching",
+                     tag_value=self.stack_name, weekly_start=net.patch_start)
         self.bastion_security_group: ec2.ISecurityGroup = self.bastion.security_group
         self.app_security_group: ec2.ISecurityGroup = self.app_host.security_group
         self.app_role: iam.IRole = self.app_host.role
+        # The operator's way in, and so the role that runs the one-time bootstrap of the application users.
+        self.bastion_role: iam.IRole = self.bastion.role
 
         CfnOutput(self, "VpcId", value=self.vpc.vpc_id, description="VPC of the data tier")
         CfnOutput(self, "BastionInstanceId", value=self.bastion.instance.instance_id,
@@ -122,7 +136,11 @@ _PUBLIC_ROUTE_ACKS = [
 
 def _flow_log_role(scope: Construct, log_group: logs.ILogGroup) -> iam.IRole:
     """A role whose permissions sit in a customer-managed policy, not in an inline default policy."""
-    role = iam.Role(scope, "FlowLogRole", assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com"),
+    stack = Stack.of(scope)
+    # Confused deputy: only flow logs of this account may assume the role.
+    role = iam.Role(scope, "FlowLogRole", assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com", conditions={
+        "StringEquals": {"aws:SourceAccount": stack.account},
+        "ArnLike": {"aws:SourceArn": stack.format_arn(service="ec2", resource="vpc-flow-log", resource_name="*")}}),
                     description="Publishes VPC flow logs to CloudWatch Logs")
     iam.ManagedPolicy(
         scope,
@@ -140,13 +158,19 @@ def _flow_log_role(scope: Construct, log_group: logs.ILogGroup) -> iam.IRole:
     return role.without_policy_updates()
 
 
-def _tidy_restrict_default_sg_provider(stack: Stack) -> None:
-    """Settle the linters' findings on the CDK-owned Lambda that strips the default security group's rules."""
+def _tidy_restrict_default_sg_provider(stack: Stack, *, retention: logs.RetentionDays,
+                                       removal_policy: RemovalPolicy) -> None:
+    """Settle the linters' findings on the CDK-owned Lambda that strips the default security group's rules,
+    and give it a log group: Lambda would otherwise create `/aws/lambda/<name>` on first run, unencrypted,
+    kept forever and left behind by `cdk destroy`."""
     provider = stack.node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
     if provider is None:
         return
     handler = cfn_resource(provider.node.find_child("Handler"))
     role = cfn_resource(provider.node.find_child("Role"))
+    logs_group = EncryptedLogGroup(stack, "RestrictDefaultSgLogs", retention=retention, removal_policy=removal_policy,
+                                   description="default security group custom resource")
+    handler.add_property_override("LoggingConfig", {"LogGroup": logs_group.log_group.log_group_name})
     # The handler's Role GetAtt already orders it after the role; the extra DependsOn is cfn-lint W3005.
     handler.remove_resource_dependency(role)
     skip_checkov(

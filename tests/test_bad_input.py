@@ -119,6 +119,32 @@ def table_is_empty(ctx: Ctx) -> None:
     assert items == 0, f"the workload wrote {items} items into a table it should have refused"
 
 
+def stale_assembly(ctx: Ctx) -> None:
+    """dev's cloud assembly copied with its templates dated before the newest source file."""
+    from app_code.local.templates import ROOT, newest_source_file
+
+    shutil.copytree(ctx.values["dev_out"], ctx.tmp / "old")
+    for template in (ctx.tmp / "old").glob("*.template.json"):
+        os.utime(template, (0, 0))
+    ctx.values["newest"] = str(newest_source_file()[1].relative_to(ROOT))
+
+
+def not_a_twin(ctx: Ctx) -> None:
+    (ctx.tmp / "state").mkdir()
+    (ctx.tmp / "state" / "notes.txt").write_text("mine")
+
+
+def still_there(ctx: Ctx) -> None:
+    assert (ctx.tmp / "state" / "notes.txt").read_text() == "mine", "down touched a directory that is not a twin"
+
+
+def twin_still_up(ctx: Ctx) -> None:
+    from app_code.local import twin as twin_mod
+
+    rows = twin_mod.status("dev", state_dir=ctx.twin.state_dir)
+    assert rows and all(r["running"] and r["health"] == "ok" for r in rows), rows
+
+
 def outputs(**stacks: dict[str, str]) -> dict[str, dict[str, str]]:
     base = {"dev-Database": {"WriterEndpoint": "db.example:5433", "Port": "5433", "Engine": "postgres",
                              "DatabaseName": "app", "SecretArn": "arn:aws:secretsmanager:us-east-1:1:secret:x"},
@@ -180,7 +206,7 @@ ROWS = [
     Row("cli-no-command", "python -m app_code: error: the following arguments are required: command (see --help)", 2,
         argv=()),
     Row("cli-unknown-command", "python -m app_code: error: argument command: invalid choice: 'deploy' (choose from "
-        "'run', 'ops', 'demo', 'local') (see --help)", 2, argv=("deploy",)),
+        "'run', 'ops', 'demo', 'drill', 'local') (see --help)", 2, argv=("deploy",)),
     Row("cli-run-unknown-workload", "python -m app_code run: error: argument workload: invalid choice: 'kafka' "
         "(choose from 'sql', 'dynamo', 'cache', 'all') (see --help)", 2, argv=("run", "kafka", "--outputs", "x")),
     Row("cli-run-no-source", "python -m app_code run: error: one of the arguments --outputs --env is required "
@@ -249,6 +275,10 @@ ROWS = [
         '<secret>: password authentication failed for user "dbadmin"', 2,
         argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"twin"}),
         setup=twin_copy(with_secret('{ADMIN, "password": "not-the-password"}'))),
+    Row("secret-wrong-password-mysql", f"{RUN}database writer at <writer> refused the login of 'dbadmin' from secret "
+        "<secret>: Access denied for user 'dbadmin'@'127.0.0.1' (using password: YES)", 2,
+        argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"mysql_twin"}),
+        setup=twin_copy(with_secret('{ADMIN, "password": "not-the-password"}'))),
     # -- endpoints that are closed, silent, or something else --------------------------------------
     Row("endpoint-db-refused", f"{RUN}database writer at 127.0.0.1:<closed> is unreachable (Connection refused); "
         "is the twin up? (python -m app_code local up -e dev)", 2,
@@ -276,6 +306,36 @@ ROWS = [
         "refused)", 2, argv=("run", "dynamo", "--env", "dev"),
         env={"AWS_ENDPOINT_URL": "http://127.0.0.1:<closed>", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
              "AWS_DEFAULT_REGION": "us-east-1"}),
+    # -- the twin: binaries, cloud assemblies, state directories ----------------------------------
+    Row("local-up-unknown-env", "app_code local: env 'staging' is not in cdk.json's environments: allowed: dev, prod",
+        1, argv=("local", "up", "-e", "staging", "--state-dir", "<tmp>/state"), gone=("<tmp>/state",)),
+    Row("local-up-no-assembly", "app_code local: --cdk-out <tmp>/none does not exist: expected a cloud assembly "
+        "(cdk synth -c env=dev -o <tmp>/none)", 1,
+        argv=("local", "up", "--cdk-out", "<tmp>/none", "--state-dir", "<tmp>/state"), gone=("<tmp>/state",)),
+    Row("local-up-empty-assembly", "app_code local: <tmp>/empty holds no dev-* templates (cdk synth -c env=dev -o "
+        "<tmp>/empty)", 1, argv=("local", "up", "--cdk-out", "<tmp>/empty", "--state-dir", "<tmp>/state"),
+        setup=lambda ctx: (ctx.tmp / "empty").mkdir(), gone=("<tmp>/state",)),
+    Row("local-up-stale-assembly", "app_code local: <tmp>/old is older than <newest>: synthesize it again (cdk synth "
+        "-c env=dev -o <tmp>/old), or leave --cdk-out out", 1,
+        argv=("local", "up", "--cdk-out", "<tmp>/old", "--state-dir", "<tmp>/state"), needs=frozenset({"dev_out"}),
+        setup=stale_assembly, gone=("<tmp>/state",)),
+    Row("local-up-no-postgres", "app_code local: initdb not found (TWIN_PG_BINDIR=/nonexistent); install postgresql-15 "
+        "or newer (initdb, postgres, pg_basebackup): apt-get install postgresql", 1,
+        argv=("local", "up", "--cdk-out", "<dev_out>", "--state-dir", "<tmp>/state"), needs=frozenset({"dev_out"}),
+        env={"TWIN_PG_BINDIR": "/nonexistent"}, gone=("<tmp>/state",)),
+    Row("local-up-no-redis", "app_code local: redis-server not found (TWIN_REDIS_SERVER=/nonexistent/redis-server); "
+        "install redis-server 7 built with TLS: apt-get install redis-server", 1,
+        argv=("local", "up", "--cdk-out", "<dev_out>", "--state-dir", "<tmp>/state"), needs=frozenset({"dev_out"}),
+        env={"TWIN_REDIS_SERVER": "/nonexistent/redis-server"}, gone=("<tmp>/state",)),
+    Row("local-up-no-mariadb", "app_code local: mariadbd not found (TWIN_MARIADB_BINDIR=/nonexistent); install "
+        "mariadb-server (mariadbd, mariadb-install-db): apt-get install mariadb-server", 1,
+        argv=("local", "up", "--cdk-out", "<mysql_out>", "--state-dir", "<tmp>/state"),
+        needs=frozenset({"mysql_out"}), env={"TWIN_MARIADB_BINDIR": "/nonexistent"}, gone=("<tmp>/state",)),
+    Row("local-down-not-a-twin", "app_code local: <tmp>/state is not a twin state directory (no state.json): left "
+        "alone", 1, argv=("local", "down", "--state-dir", "<tmp>/state"), setup=not_a_twin, after=still_there),
+    Row("local-up-already-up", "app_code local: the dev twin is already up in <twin_dir>: `local down` first", 1,
+        argv=("local", "up", "--state-dir", "<twin_dir>", "--cdk-out", "<dev_out>"),
+        needs=frozenset({"twin", "dev_out"}), after=twin_still_up),
     # -- a workload on a table with another key schema ------------------------------------------
     Row("dynamo-other-key-schema", "FAILED: 2 check(s) did not verify: dynamo describe table: outputs say GSIs "
         "['gsi1'] LSIs ['lsi1'] keys pk/sk; table has GSIs [] LSIs [] keys id/-; dynamo workload: DynamoError: table "
@@ -316,6 +376,21 @@ def _listener(speak: bytes | None) -> Iterator[int]:
 
 
 @pytest.fixture(scope="module")
+def mysql_twin(twin_factory: Callable[[str], Any]) -> Any:
+    return twin_factory("mysql-no-nat")
+
+
+@pytest.fixture(scope="module")
+def dev_out(dev: Any) -> Path:
+    return Path(dev.outdir)
+
+
+@pytest.fixture(scope="module")
+def mysql_out(twin_assembly: Callable[[str], Path]) -> Path:
+    return twin_assembly("mysql-no-nat")
+
+
+@pytest.fixture(scope="module")
 def blackhole() -> Iterator[int]:
     yield from _listener(None)
 
@@ -348,9 +423,11 @@ def _tagged(tag: str) -> list[int]:
     return found
 
 
-def test_the_table_has_at_least_40_rows() -> None:
+def test_the_table_has_at_least_40_rows_and_the_readme_says_how_many() -> None:
     assert len(ROWS) >= 40
     assert len({r.id for r in ROWS}) == len(ROWS)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert f"table of {len(ROWS)} bad inputs" in readme
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
@@ -359,9 +436,10 @@ def test_bad_input(row: Row, tmp_path: Path, request: pytest.FixtureRequest, mon
     ctx = Ctx(tmp=tmp_path, values={"closed": str(_closed_port())})
     for need in sorted(row.needs):
         value = request.getfixturevalue(need)
-        if need == "twin":
+        if need in ("twin", "mysql_twin"):
             ctx.twin = value
             ctx.values["writer"] = value.stack("Database")["WriterEndpoint"]
+            ctx.values["twin_dir"] = str(value.state_dir)
         else:
             ctx.values[need] = str(value)
     if row.setup:

@@ -2,7 +2,7 @@
 
 PostgreSQL's server binaries live in /usr/lib/postgresql/<major>/bin on Debian/Ubuntu and are not on
 PATH, so PATH is probed first and then the highest installed major. `TWIN_PG_BINDIR`,
-`TWIN_REDIS_SERVER` and `TWIN_MARIADB_BINDIR` override the search (tests use them to simulate a
+`TWIN_REDIS_SERVER`, `TWIN_MARIADB_BINDIR` and `TWIN_HAPROXY` override the search (tests use them to simulate a
 machine without the binaries).
 """
 
@@ -17,6 +17,7 @@ PG_TOOLS = ("initdb", "postgres", "pg_basebackup")
 PG_HINT = "postgresql-15 or newer (initdb, postgres, pg_basebackup): apt-get install postgresql"
 REDIS_HINT = "redis-server 7 built with TLS: apt-get install redis-server"
 MARIADB_HINT = "mariadb-server (mariadbd, mariadb-install-db): apt-get install mariadb-server"
+HAPROXY_HINT = "haproxy 2.4 or newer (the twin's movable endpoints): apt-get install haproxy"
 
 
 class MissingBinary(RuntimeError):
@@ -73,10 +74,22 @@ def mariadb_bindir() -> tuple[Path, Path]:
     return server, install
 
 
+def haproxy() -> Path:
+    """HAProxy: the twin's stand-in for the DNS names that RDS and ElastiCache move on failover."""
+    override = os.environ.get("TWIN_HAPROXY")
+    found = (override if os.access(override, os.X_OK) else None) if override else \
+        (shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy",) if os.access(p, os.X_OK)), None))
+    if not found:
+        raise MissingBinary("haproxy", HAPROXY_HINT,
+                            f"TWIN_HAPROXY={override}" if override else "searched PATH, /usr/sbin")
+    return Path(found)
+
+
 def missing() -> list[str]:
-    """One message per engine the twin cannot start here (PostgreSQL, MariaDB, redis-server); empty when all are."""
+    """One message per engine the twin cannot start here (PostgreSQL, MariaDB, redis-server, HAProxy); empty when
+    all are."""
     found = []
-    for probe in (postgres_bindir, mariadb_bindir, redis_server):
+    for probe in (postgres_bindir, mariadb_bindir, redis_server, haproxy):
         try:
             probe()
         except MissingBinary as err:

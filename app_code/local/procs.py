@@ -164,6 +164,22 @@ def stop(records: Sequence[ProcRecord], *, timeout: float = 10) -> list[str]:
     return [r.name for r in live]
 
 
+def kill(rec: ProcRecord, sig: int = signal.SIGKILL, *, group: bool = True, timeout: float = 30) -> None:
+    """Signal one server (its whole process group, or only its leader) and wait until all of it is gone.
+
+    SIGKILL to the group is a crash (a failover's fault); SIGINT to a PostgreSQL postmaster alone is its
+    fast shutdown (a reboot: what was committed is written out first)."""
+    if not is_running(rec):
+        return
+    try:
+        os.killpg(rec.pid, sig) if group else os.kill(rec.pid, sig)
+    except ProcessLookupError:
+        return
+    if not _wait_gone([rec], timeout):
+        raise RuntimeError(f"{rec.name} still runs {timeout:.0f}s after signal {sig}")
+    _wait_ports_closed([rec], timeout=5)
+
+
 def _wait_ports_closed(records: Sequence[ProcRecord], timeout: float) -> None:
     """Seen here: a killed server's port can still accept for a moment after its process is reaped.
     Callers are told the twin is down only once its ports refuse; best effort, since another program

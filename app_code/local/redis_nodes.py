@@ -3,10 +3,17 @@
 Cluster mode disabled: one primary and the template's replicas (REPLICAOF). Cluster mode enabled:
 shards x (1 + replicas) nodes joined into a real Redis Cluster, slots split evenly over the shards.
 Valkey templates run on redis-server too (same protocol and commands at the versions used here).
+
+With cluster mode disabled the primary and reader endpoints are proxy frontends (app_code.local.proxy)
+over every node, so a failover moves them as ElastiCache moves its DNS names; with cluster mode on,
+clients follow the cluster's own slot map. `cluster-node-timeout` is 2 s (ElastiCache: 15 s) so that a
+drill's cluster notices a lost node soon.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -18,12 +25,15 @@ import redis
 from app_code.local import ports
 from app_code.local.binaries import redis_server
 from app_code.local.procs import spawn, start_on_free_port, wait_until
-from app_code.local.spec import CacheSpec
+from app_code.local.proxy import Frontend, Proxy
+from app_code.local.spec import CacheSpec, CacheUser
 from app_code.local.state import State
 from app_code.local.tls import TlsFiles
 
 READY_TIMEOUT = 20
 SLOTS = 16384
+NODE_TIMEOUT_MS = 2000
+PRIMARY_FRONTEND, READER_FRONTEND = "primary", "reader"
 
 
 @dataclass
@@ -67,6 +77,41 @@ class RedisTwin:
                 role = "primary" if replica == 0 else "replica"
                 name = f"{shard + 1:04d}-{replica + 1:03d}"  # ElastiCache names nodes <group>-<shard>-<node>
                 self.nodes.append(RedisNode(name, role, shard, state.path("redis", name)))
+        self.proxy: Proxy | None = None
+
+    @classmethod
+    def attach(cls, state: State) -> RedisTwin:
+        """The twin's cache as `start` left it (or the last failover did), from state.json."""
+        saved = state.data["redis"]
+        spec = dict(saved["spec"])
+        spec["users"] = tuple(CacheUser(**u) for u in spec.get("users", ()))
+        self = cls.__new__(cls)
+        self.state, self.spec, self.token = state, CacheSpec(**spec), saved["token"]
+        self.tls = TlsFiles(**{k: Path(v) for k, v in saved["tls"].items()})
+        self.user_passwords, self.admin = saved["user_passwords"], tuple(saved["admin"]) if saved["admin"] else None
+        self.binary = redis_server()
+        self.nodes = [RedisNode(n["name"], n["role"], n["shard"], Path(n["directory"]), n["port"])
+                      for n in saved["nodes"]]
+        self.proxy = Proxy.load(state, "cache") if "cache" in state.data.get("proxies", {}) else None
+        return self
+
+    def save(self) -> None:
+        self.state.set("redis", {
+            "spec": dataclasses.asdict(self.spec), "token": self.token, "user_passwords": self.user_passwords,
+            "admin": list(self.admin) if self.admin else None,
+            "tls": {"ca": str(self.tls.ca), "cert": str(self.tls.cert), "key": str(self.tls.key)},
+            "nodes": [{"name": n.name, "role": n.role, "shard": n.shard, "directory": str(n.directory),
+                       "port": n.port} for n in self.nodes]})
+
+    @property
+    def primary_port(self) -> int:
+        return self.proxy.frontend(PRIMARY_FRONTEND).port if self.proxy else self.primaries[0].port
+
+    @property
+    def reader_port(self) -> int | None:
+        if self.proxy:
+            return self.proxy.frontend(READER_FRONTEND).port
+        return self.replicas[0].port if self.replicas else None
 
     @property
     def primaries(self) -> list[RedisNode]:
@@ -97,6 +142,14 @@ class RedisTwin:
             self._form_cluster()
         else:
             wait_until(self._replication_up, timeout=READY_TIMEOUT, what="redis replicas linked to the primary")
+            if self.replicas:
+                servers = {n.name: n.port for n in self.nodes}
+                self.proxy = Proxy(self.state, "cache", [
+                    Frontend(PRIMARY_FRONTEND, servers, ready=[self.primaries[0].name]),
+                    Frontend(READER_FRONTEND, dict(servers), ready=[n.name for n in self.replicas],
+                             balance="roundrobin")])
+                self.proxy.start()
+        self.save()
 
     def _config(self, node: RedisNode) -> str:
         lines = [
@@ -126,16 +179,27 @@ class RedisTwin:
                       f"masterauth {self.admin[1]}"]
         if self.spec.cluster_mode:
             lines += ["cluster-enabled yes", f"cluster-config-file {node.directory / 'nodes.conf'}",
-                      f"cluster-port {node.bus_port}", "cluster-node-timeout 5000",
+                      f"cluster-port {node.bus_port}", f"cluster-node-timeout {NODE_TIMEOUT_MS}",
                       f"cluster-announce-ip {ports.HOST}"]
         elif node.role == "replica":
-            lines.append(f"replicaof {ports.HOST} {self.primaries[0].port}")
+            primary = next(p for p in self.primaries if p.shard == node.shard)
+            lines.append(f"replicaof {ports.HOST} {primary.port}")
         return "\n".join(lines) + "\n"
 
-    def _launch(self, node: RedisNode) -> None:
-        node.directory.mkdir(parents=True)
+    def _launch(self, node: RedisNode, *, same_port: bool = False) -> None:
+        """Start `node` (on its previous port when `same_port`: a failed node replaced) and record it."""
+        node.directory.mkdir(parents=True, exist_ok=same_port)
         log = self.state.path("logs", f"redis-{node.name}.log")
         log.parent.mkdir(exist_ok=True)
+        previous = node.port
+
+        def pick() -> Iterator[int]:
+            if same_port:
+                yield previous
+            while True:
+                yield ports.free_port(with_bus=self.spec.cluster_mode)
+
+        picks = pick()
 
         def start(port: int) -> tuple[Any, Any]:
             node.port = port
@@ -146,9 +210,10 @@ class RedisTwin:
             rec.extra = {"role": node.role, "shard": node.shard}
             return proc, rec
 
-        start_on_free_port(pick_port=lambda: ports.free_port(with_bus=self.spec.cluster_mode), start=start,
-                           record=self.state.add_proc, ready=lambda: self.client(node).ping(), log=log,
-                           what=f"redis {node.name}", timeout=READY_TIMEOUT)
+        start_on_free_port(pick_port=lambda: next(picks), start=start,
+                           record=self.state.replace_proc if same_port else self.state.add_proc,
+                           ready=lambda: self.client(node).ping(), log=log, what=f"redis {node.name}",
+                           timeout=READY_TIMEOUT)
 
     def _replication_up(self) -> bool:
         for node in self.replicas:

@@ -20,6 +20,7 @@ class DatabaseSpec:
     force_tls: bool
     secret_id: str | None  # the Secret the DB's credentials live in (None: RDS-managed master secret)
     managed_secret: bool = False
+    multi_az: bool = False  # the writer's MultiAZ: the twin runs a synchronous standby beside it
 
     @property
     def family(self) -> str:

@@ -76,6 +76,15 @@ class State:
             self.data["procs"].append(rec.to_json())
             write_json(self.root / STATE_FILE, self.data, private=True)
 
+    def replace_proc(self, rec: ProcRecord) -> None:
+        """A server restarted under the same name (a failover's replacement): its new pid replaces the old."""
+        with self._lock:
+            self.data["procs"] = [p for p in self.data["procs"] if p["name"] != rec.name] + [rec.to_json()]
+            write_json(self.root / STATE_FILE, self.data, private=True)
+
+    def proc(self, name: str) -> ProcRecord:
+        return next(p for p in self.procs if p.name == name)
+
     def add_external_dir(self, path: Path) -> None:
         with self._lock:
             self.data["external_dirs"].append(str(path))

@@ -39,14 +39,19 @@ class TemplateError(RuntimeError):
 
 
 # -- where the templates are ---------------------------------------------------------------------
-def newest_source(root: Path | None = None) -> float:
-    root = root or ROOT
-    newest = 0.0
+def newest_source_file(root: Path | None = None) -> tuple[float, Path | None]:
+    """(mtime, path) of the newest file the templates are synthesized from."""
+    newest: tuple[float, Path | None] = (0.0, None)
     for name in SOURCES:
-        path = root / name
-        files = path.rglob("*.py") if path.is_dir() else [path]
-        newest = max([newest, *(f.stat().st_mtime for f in files if f.exists())])
+        path = (root or ROOT) / name
+        for f in (path.rglob("*.py") if path.is_dir() else [path]):
+            if f.exists() and f.stat().st_mtime > newest[0]:
+                newest = (f.stat().st_mtime, f)
     return newest
+
+
+def newest_source(root: Path | None = None) -> float:
+    return newest_source_file(root)[0]
 
 
 def stack_templates(outdir: Path, env: str) -> dict[str, Path]:
@@ -80,9 +85,18 @@ def environment(outdir: Path, stack: str) -> tuple[str, str]:
 def locate(env: str, cdk_out: Path | None = None, *, echo: Callable[[str], None] = print) -> Path:
     """The cloud assembly to read for `env`: the one given, else a fresh one, else a new synth."""
     if cdk_out is not None:
-        if not stack_templates(cdk_out, env):
+        if not cdk_out.is_dir():
+            raise TemplateError(f"--cdk-out {cdk_out} does not exist: expected a cloud assembly "
+                                f"(cdk synth -c env={env} -o {cdk_out})")
+        found = stack_templates(cdk_out, env)
+        if not found:
             raise TemplateError(f"{cdk_out} holds no {env}-* templates (cdk synth -c env={env} -o {cdk_out})")
+        stale = _older_than_sources(found)
+        if stale:
+            raise TemplateError(f"{cdk_out} is older than {stale}: synthesize it again "
+                                f"(cdk synth -c env={env} -o {cdk_out}), or leave --cdk-out out")
         return cdk_out
+    _check_environment(env)
     newest = newest_source()
     for candidate in (ROOT / f"cdk.out.{env}", ROOT / "cdk.out"):
         found = stack_templates(candidate, env)
@@ -94,6 +108,24 @@ def locate(env: str, cdk_out: Path | None = None, *, echo: Callable[[str], None]
     echo(f"templates of {env} missing or older than the sources: cdk synth -c env={env} -o {target.name}")
     synthesize(env, target)
     return target
+
+
+def _older_than_sources(found: dict[str, Path]) -> str | None:
+    """The newest source file when some template predates it (None: the assembly is current)."""
+    newest, path = newest_source_file()
+    oldest = min(p.stat().st_mtime for p in found.values())
+    return str(path.relative_to(ROOT)) if path is not None and oldest < newest else None
+
+
+def _check_environment(env: str) -> None:
+    """Before a synth: an environment cdk.json does not configure is one line, not the CLI's traceback."""
+    try:
+        environments = json.loads((ROOT / "cdk.json").read_text())["context"]["environments"]
+    except (OSError, KeyError, json.JSONDecodeError):
+        return  # no project cdk.json here (an installed copy): --cdk-out is the way, and synth says so
+    if env not in environments:
+        allowed = ", ".join(sorted(environments))
+        raise TemplateError(f"env {env!r} is not in cdk.json's environments: allowed: {allowed}")
 
 
 # -- template helpers ----------------------------------------------------------------------------
@@ -242,7 +274,8 @@ def _database(templates: dict[str, dict[str, Any]]) -> DatabaseSpec | None:
         dbname=str(_opt(body, props.get("DBName")) or _dbname_output(body) or DEFAULT_DBNAME[family]),
         port=int(_opt(body, props.get("Port")) or DEFAULT_PORTS[family]),
         force_tls=_force_tls(body, family, props.get("DBParameterGroupName")), secret_id=secret,
-        managed_secret=_truthy(props.get("ManageMasterUserPassword")))
+        managed_secret=_truthy(props.get("ManageMasterUserPassword")),
+        multi_az=_truthy(_opt(body, props.get("MultiAZ"))))
 
 
 def _aurora_writer(members: list[tuple[str, dict[str, Any]]]) -> str:

@@ -122,6 +122,15 @@ def check_binaries(spec: TwinSpec) -> None:
             binaries.mariadb_bindir()
     if spec.cache is not None:
         binaries.redis_server()
+    if needs_proxy(spec):
+        binaries.haproxy()
+
+
+def needs_proxy(spec: TwinSpec) -> bool:
+    """A Multi-AZ PostgreSQL writer and a replicated cache (cluster mode off) have endpoints that move on failover."""
+    db, cache = spec.database, spec.cache
+    return bool((db is not None and db.multi_az and db.family == "postgres")
+                or (cache is not None and not cache.cluster_mode and cache.replicas_per_shard > 0))
 
 
 def _clear_stale(root: Path, echo: Echo) -> None:
@@ -246,9 +255,13 @@ def _database_physical(spec: TwinSpec, db: Any) -> dict[tuple[str, str], Physica
     assert d is not None
     out: dict[tuple[str, str], Physical] = {}
     for node in db.nodes():
+        if node.role == "standby":
+            continue  # RDS's standby has no endpoint of its own
+        # The writer's endpoint is the proxy when there is one: the name a failover moves.
+        port = _writer_port(db) if node is db.primary else node.port
         ident = _identifier(spec, d.stack, node.name, "DBInstanceIdentifier")
         out[(d.stack, node.name)] = Physical(ident, {
-            "Endpoint.Address": _addr(node.port), "Endpoint.Port": str(node.port),
+            "Endpoint.Address": _addr(port), "Endpoint.Port": str(port),
             "DBInstanceArn": f"arn:aws:rds:{spec.region}:{spec.account}:db:{ident}", "DbiResourceId": f"db-{ident}"})
     if d.cluster_id:
         ident = _identifier(spec, d.stack, d.cluster_id, "DBClusterIdentifier")
@@ -271,9 +284,10 @@ def _cache_physical(spec: TwinSpec, cache: RedisTwin) -> dict[tuple[str, str], P
     if c.cluster_mode:
         attrs = {"ConfigurationEndPoint.Address": _addr(first.port), "ConfigurationEndPoint.Port": str(first.port)}
     else:
-        reader = cache.replicas[0] if cache.replicas else first
-        attrs = {"PrimaryEndPoint.Address": _addr(first.port), "PrimaryEndPoint.Port": str(first.port),
-                 "ReaderEndPoint.Address": _addr(reader.port), "ReaderEndPoint.Port": str(reader.port),
+        # Proxy frontends (when there are replicas): the names ElastiCache moves on failover.
+        primary, reader = cache.primary_port, cache.reader_port or first.port
+        attrs = {"PrimaryEndPoint.Address": _addr(primary), "PrimaryEndPoint.Port": str(primary),
+                 "ReaderEndPoint.Address": _addr(reader), "ReaderEndPoint.Port": str(reader),
                  "ReadEndPoint.Addresses": ",".join(_addr(n.port) for n in cache.replicas),
                  "ReadEndPoint.Ports": ",".join(str(n.port) for n in cache.replicas)}
     return {(c.stack, c.logical_id): Physical(ident, attrs)}
@@ -287,7 +301,11 @@ def _rds_secret(spec: TwinSpec, db: Any, password: str, template: dict[str, Any]
     else:
         ident = {"dbInstanceIdentifier": _identifier(spec, d.stack, d.writer_id, "DBInstanceIdentifier")}
     return {**template, "username": d.username, "password": password, "engine": d.engine, "host": ports.HOST,
-            "port": db.primary.port, "dbname": d.dbname, **ident}
+            "port": _writer_port(db), "dbname": d.dbname, **ident}
+
+
+def _writer_port(db: Any) -> int:
+    return int(getattr(db, "writer_port", db.primary.port))
 
 
 def _secret_value(secret: SecretSpec, spec: TwinSpec, db: Any, db_password: str, cache_token: str | None,
@@ -381,13 +399,27 @@ def status(env: str = "dev", *, state_dir: Path | None = None) -> list[dict[str,
         row: dict[str, Any] = {"name": rec.name, "kind": rec.kind, "role": comp.get("role", rec.extra.get("role", "")),
                                "port": rec.port, "pid": rec.pid, "running": is_running(rec), "health": "down",
                                "replication": ""}
-        if row["running"]:
+        if row["running"] and rec.kind == "proxy":
+            row.update(_probe_proxy(state, rec.name.removeprefix("proxy-")))
+        elif row["running"]:
             try:
                 row.update(_probe(rec.kind, rec.port, comp, creds, info))
             except Exception as err:  # noqa: BLE001 - status reports, it does not fail
                 row["health"] = f"unhealthy: {str(err).splitlines()[0][:80]}"
         rows.append(row)
     return rows
+
+
+def _probe_proxy(state: State, name: str) -> dict[str, Any]:
+    from app_code.local.proxy import Proxy, command  # noqa: PLC0415
+
+    proxy = Proxy.load(state, name)
+    try:
+        command(proxy.socket_path, "show info")
+    except OSError as err:
+        return {"health": f"unhealthy: {err}"}
+    return {"health": "ok", "replication": ", ".join(f"{fe.name} :{fe.port} -> {'+'.join(fe.ready) or 'none'}"
+                                                     for fe in proxy.frontends)}
 
 
 def _probe(kind: str, port: int | None, comp: dict[str, Any], creds: dict[str, Any],

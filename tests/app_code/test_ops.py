@@ -7,7 +7,9 @@ import uuid
 
 from app_code.cli import main
 from app_code.endpoints import Endpoints
-from app_code.ops import backup, restore_table_to_latest, teardown_report
+from app_code.ops.backup import backup
+from app_code.ops.restore import restore_table_to_latest
+from app_code.ops.teardown import teardown_report
 from tests.app_code.conftest import REGION, cdk_outputs
 
 STACK_TAG = "aws:cloudformation:stack-name"

@@ -88,7 +88,7 @@ def expected(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
     secret_templates = {}
     for stack, lid, props in _resources(templates, "AWS::SecretsManager::Secret"):
         generate = props.get("GenerateSecretString", {})
-        keys = set(json.loads(generate.get("SecretStringTemplate", "{}")))
+        keys = set(json.loads(_literal_json(generate.get("SecretStringTemplate", "{}"))))
         if generate.get("GenerateStringKey"):
             keys.add(generate["GenerateStringKey"])
         secret_templates[(stack, lid)] = keys
@@ -121,6 +121,15 @@ def expected(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def _host_port(endpoint: str, default_port: str) -> tuple[str, int]:
     host, _, port = endpoint.rpartition(":")
     return (host, int(port)) if host else (endpoint, int(default_port))
+
+
+def _literal_json(value: Any) -> str:
+    """A SecretStringTemplate as JSON text: an Fn::Join (a template naming another secret's ARN, as the
+    multi-user rotation's masterarn does) keeps its literal parts, each reference standing in as a string."""
+    if isinstance(value, dict) and "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        return str(sep).join(p if isinstance(p, str) else "ref" for p in parts)
+    return str(value)
 
 
 def _client(twin: Twin, service: str) -> Any:
@@ -194,7 +203,9 @@ def _observe_postgres(twin: Twin, outputs: dict[str, str], creds: dict[str, Any]
     base = {"host": host, "port": port, "user": creds["username"], "password": creds["password"],
             "dbname": creds["dbname"], "connect_timeout": 5}
     with psycopg.connect(**base, sslmode="verify-full", sslrootcert=twin.ca_bundle) as conn:
-        streaming = conn.execute("select count(*) from pg_stat_replication where state = 'streaming'").fetchone()
+        # Read replicas are the asynchronous streams; a Multi-AZ twin's standby is the synchronous one.
+        streaming = conn.execute("select count(*) from pg_stat_replication where state = 'streaming'"
+                                 " and sync_state = 'async'").fetchone()
         engine = "postgres" if "PostgreSQL" in str(conn.execute("select version()").fetchone()) else "?"
         version = str(conn.execute("show server_version").fetchone()[0]).split()[0]  # type: ignore[index]
     try:

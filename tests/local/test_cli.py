@@ -58,7 +58,8 @@ def test_missing_binary_is_one_line_and_exit_1(scratch: Path, dev: Synthesized) 
     done = cli("up", "--cdk-out", str(out), "--state-dir", str(scratch / "state"),
                env={"TWIN_REDIS_SERVER": "/nonexistent/redis-server"})
     assert done.returncode == 1
-    assert "redis-server not found" in done.stdout and "Traceback" not in done.stdout + done.stderr
+    assert done.stderr.strip().startswith("app_code local: redis-server not found")
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stdout + done.stderr
     assert not (scratch / "state").exists()
 
 

@@ -34,6 +34,7 @@ def ci_run(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str]
     ("TWIN_MARIADB_BINDIR", ["mariadbd", "mariadb-server"]),
     ("TWIN_PG_BINDIR", ["initdb", "postgresql"]),
     ("TWIN_REDIS_SERVER", ["redis-server", "apt-get install redis-server"]),
+    ("TWIN_HAPROXY", ["haproxy", "apt-get install haproxy"]),
 ])
 def test_ci_stops_before_make_test_with_one_line_naming_the_missing_engine(
         tmp_path: Path, variable: str, names: list[str]) -> None:

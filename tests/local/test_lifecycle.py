@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app_code.local import moto_server, postgres, redis_nodes, twin
+from app_code.local import moto_server, postgres, proxy, redis_nodes, twin
 from app_code.local.binaries import MissingBinary
 from app_code.local.ports import in_use
 from app_code.local.procs import ProcRecord, StartError, is_running, starttime
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.engines
 def spawned(monkeypatch: pytest.MonkeyPatch) -> list[ProcRecord]:
     """Every server process the twin starts during the test, recorded independently of its state file."""
     seen: list[ProcRecord] = []
-    for module in (postgres, redis_nodes, moto_server):
+    for module in (postgres, redis_nodes, moto_server, proxy):
         original = module.spawn
 
         def record(*args, _original=original, **kwargs):  # type: ignore[no-untyped-def]

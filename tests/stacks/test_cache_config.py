@@ -87,13 +87,18 @@ def test_redis_defaults_to_its_current_version() -> None:
          "'snapshot'"),
         (lambda c: c.update(alarms={"memory_percent": 150}),
          "config error: environments.dev.cache.alarms.memory_percent=150 is not allowed: Input should be less than"),
+        (lambda c: c.update(auth="rbac", key_prefixes=["app_code:", "tmp*"]),
+         "config error: environments.dev.cache.key_prefixes[1]='tmp*' is not allowed: 1-128 characters, no spaces or "
+         "glob characters"),
+        (lambda c: c.update(auth="rbac", key_prefixes=[]),
+         "config error: environments.dev.cache.key_prefixes=[] is not allowed: at least one prefix"),
         (lambda c: c.update(shard=2),
          "config error: environments.dev.cache.shard is not a known key: remove it or fix its spelling"),
     ],
     ids=["shards-without-cluster-mode", "zero-shards", "six-replicas", "no-replicas", "too-many-nodes",
          "unknown-engine", "redis-8", "old-valkey", "default-port", "low-port", "bad-node-type", "short-retention",
          "overlapping-windows", "bad-maintenance-window", "bad-log-retention", "unknown-auth", "rare-rotation", "retain",
-         "alarm-percent", "unknown-key"],
+         "alarm-percent", "glob-prefix", "no-prefix", "unknown-key"],
 )
 def test_bad_values_fail_with_one_line(mutate: Callable[[dict[str, Any]], None], expected: str) -> None:
     with pytest.raises(ConfigError) as err:

@@ -217,6 +217,22 @@ def test_every_client_authenticates_over_tls_with_a_secret_credential(any_synth:
         assert user["AccessString"].startswith("off ") or user["UserName"] == any_synth.config.cache.username
 
 
+def test_the_rbac_app_user_is_confined_to_its_prefixes_without_dangerous_commands(any_synth: Synthesized) -> None:
+    cfg = any_synth.config.cache
+    users = list(_users(any_synth))
+    if cfg.auth == "auth_token":
+        assert users == []  # an AUTH token opens every key and command: docs/cache.md
+        return
+    (app,) = [u for u in users if u["UserName"] == cfg.username]
+    rules = app["AccessString"].split()
+    assert rules[0] == "on" and "+@dangerous" not in rules
+    assert rules.index("-@dangerous") > rules.index("+@all")
+    assert {r for r in rules if r.startswith(("~", "&"))} == {
+        f"{kind}{prefix}*" for prefix in cfg.key_prefixes for kind in "~&"}
+    # INFO is the one @dangerous command app_code sends (the server version).
+    assert [r for r in rules if r.startswith("+") and not r.startswith("+@")] == ["+info"]
+
+
 def test_every_secret_uses_a_rotating_customer_managed_key(any_synth: Synthesized) -> None:
     keys = _resources(any_synth, "AWS::KMS::Key")
     for secret in _resources(any_synth, "AWS::SecretsManager::Secret").values():

@@ -61,6 +61,18 @@ def _load(database: dict[str, Any], env: str = "dev") -> Any:
         ({"iam_auth_user": "dbadmin"},
          "config error: environments.dev.database.iam_auth_user='dbadmin' is not allowed: it must differ from "
          "admin_username"),
+        ({"app_username": "postgres"},
+         "config error: environments.dev.database.app_username='postgres' is not allowed: reserved or the "
+         "well-known default for postgres"),
+        ({"app_username": "dbadmin"},
+         "config error: environments.dev.database.app_username='dbadmin' is not allowed: it and its rotation twin "
+         "'dbadmin_clone' must differ from admin_username ('dbadmin')"),
+        ({"app_username": "app", "iam_auth_user": "app_clone"},
+         "config error: environments.dev.database.app_username='app' is not allowed: it and its rotation twin "
+         "'app_clone' must differ from iam_auth_user ('app_clone')"),
+        ({"app_username": "app-user"},
+         "config error: environments.dev.database.app_username='app-user' is not allowed: String should match "
+         "pattern"),
         ({"instance_class": "t4g.medium"},
          "config error: environments.dev.database.instance_class='t4g.medium' is not allowed: String should match "
          "pattern"),
@@ -107,7 +119,8 @@ def _load(database: dict[str, Any], env: str = "dev") -> Any:
     ],
     ids=["unknown-engine", "negative-replicas", "too-many-replicas", "aurora-multi-az", "aurora-storage",
          "aurora-small-class", "bare-major", "version-of-another-engine", "default-port", "port-out-of-range",
-         "admin-postgres", "admin-mysql", "admin-pattern", "iam-user-is-admin", "class-without-db-prefix",
+         "admin-postgres", "admin-mysql", "admin-pattern", "iam-user-is-admin", "app-user-reserved",
+         "app-user-is-admin", "app-clone-is-iam-user", "app-user-pattern", "class-without-db-prefix",
          "max-storage-floor", "max-storage-too-close", "no-backups", "backup-window-format", "backup-window-short",
          "windows-overlap", "maintenance-window-format", "retain-removal", "vault-with-destroy", "rotation-too-rare",
          "pi-retention", "log-retention", "monitoring-interval", "alarm-threshold", "unknown-key"],

@@ -34,6 +34,14 @@ def variant(request: pytest.FixtureRequest, synth_variant: Callable[..., Synthes
     return synth_variant(env, overrides)
 
 
+@pytest.fixture(scope="session", params=["dev", "prod", *VARIANTS], ids=["dev", "prod", *VARIANTS])
+def any_database(request: pytest.FixtureRequest, synth_variant: Callable[..., Synthesized]) -> Synthesized:
+    if request.param in ("dev", "prod"):
+        return request.getfixturevalue(request.param)
+    env, overrides = VARIANTS[request.param]
+    return synth_variant(env, overrides)
+
+
 def _resources(synth: Synthesized, kind: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in synth.template_json("Database")["Resources"].items() if v["Type"] == kind}
 
@@ -79,8 +87,8 @@ def test_storage_is_encrypted_with_the_stack_key_and_replicas_inherit_it(each_en
         # CloudFormation's schema excludes StorageEncrypted when SourceDBInstanceIdentifier is set (F3020).
         assert "StorageEncrypted" not in replica["Properties"] and "KmsKeyId" not in replica["Properties"]
     assert _resources(each_env, "AWS::KMS::Key")[key_id]["Properties"]["EnableKeyRotation"] is True
-    secret = next(iter(_resources(each_env, "AWS::SecretsManager::Secret").values()))
-    assert secret["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    secrets = _resources(each_env, "AWS::SecretsManager::Secret").values()
+    assert len(secrets) == 2 and all(s["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]} for s in secrets)
 
 
 def test_no_public_access_nondefault_port_and_admin_name(each_env: Synthesized) -> None:
@@ -93,21 +101,58 @@ def test_no_public_access_nondefault_port_and_admin_name(each_env: Synthesized) 
     for instance in _resources(each_env, "AWS::RDS::DBInstance").values():
         assert instance["Properties"]["PubliclyAccessible"] is False
         assert instance["Properties"]["Port"] == str(cfg.port)
-    secret = next(iter(_resources(each_env, "AWS::SecretsManager::Secret").values()))
+    secret = _resources(each_env, "AWS::SecretsManager::Secret")[_id(each_env, each_env.tier.database.secret)]
     template_json = json.loads(secret["Properties"]["GenerateSecretString"]["SecretStringTemplate"])
     assert template_json == {"username": cfg.admin_username, "dbname": cfg.database_name}
 
 
-def test_secret_rotates_single_user_from_the_isolated_subnets(each_env: Synthesized) -> None:
+def test_admin_secret_rotates_single_user_from_the_isolated_subnets(each_env: Synthesized) -> None:
     template = each_env.template("Database")
     secret_target = Capture()
     template.has_resource_properties("AWS::SecretsManager::RotationSchedule", {
         "SecretId": {"Ref": secret_target},
         "RotationRules": {"ScheduleExpression": f"rate({each_env.config.database.secret_rotation_days} days)"}})
     assert secret_target.as_string().startswith("SecretAttachment")
-    (app,) = _resources(each_env, "AWS::Serverless::Application").values()
+    (app,) = [a for a in _resources(each_env, "AWS::Serverless::Application").values()
+              if "masterSecretArn" not in a["Properties"]["Parameters"]]
     assert "PostgreSQLRotationSingleUser" in json.dumps(each_env.template_json("Database")["Mappings"])
     assert "dataSubnet" in json.dumps(app["Properties"]["Parameters"]["vpcSubnetIds"])
+
+
+def _app_secret(synth: Synthesized) -> tuple[str, dict[str, Any]]:
+    secret_id = _id(synth, synth.tier.database.app_secret)
+    return secret_id, _resources(synth, "AWS::SecretsManager::Secret")[secret_id]
+
+
+def test_app_user_secret_is_its_own_encrypted_rotated_multi_user_secret(any_database: Synthesized) -> None:
+    cfg = any_database.config.database
+    database = any_database.tier.database
+    secret_id, secret = _app_secret(any_database)
+    admin_id = _id(any_database, database.secret)
+    assert secret_id != admin_id
+    assert secret["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [_id(any_database, database.key), "Arn"]}
+    template_parts = secret["Properties"]["GenerateSecretString"]["SecretStringTemplate"]["Fn::Join"][1]
+    assert json.loads(template_parts[0] + "x" + template_parts[2]) == {
+        "username": cfg.app_username, "dbname": cfg.database_name, "masterarn": "x"}
+    assert template_parts[1] == {"Ref": admin_id}
+    # Attached to the writer (or the cluster), so it carries the endpoint the rotation and app_code need.
+    attachments = [a["Properties"] for a in _resources(any_database, "AWS::SecretsManager::SecretTargetAttachment")
+                   .values() if a["Properties"]["SecretId"] == {"Ref": secret_id}]
+    (attachment,) = attachments
+    assert attachment["TargetType"] in ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster")
+    schedules = [s["Properties"] for s in _resources(any_database, "AWS::SecretsManager::RotationSchedule").values()]
+    assert len(schedules) == 2
+    (app_schedule,) = [s for s in schedules if s["SecretId"]["Ref"].startswith("AppSecretAttachment")]
+    assert app_schedule["RotationRules"] == {"ScheduleExpression": f"rate({cfg.secret_rotation_days} days)"}
+    function = app_schedule["RotationLambdaARN"]["Fn::GetAtt"][0]
+    multi = _resources(any_database, "AWS::Serverless::Application")[function]["Properties"]["Parameters"]
+    assert multi["masterSecretArn"]["Ref"].startswith("SecretAttachment")
+    mappings = json.dumps(any_database.template_json("Database")["Mappings"])
+    family = "PostgreSQL" if "postgres" in cfg.engine else "MySQL"
+    assert f"{family}RotationMultiUser" in mappings
+    outputs = any_database.template_json("Database")["Outputs"]
+    assert outputs["AppSecretArn"]["Value"] == {"Ref": secret_id}
+    assert outputs["SecretArn"]["Value"] == {"Ref": admin_id}
 
 
 def test_backups_and_windows_follow_config(each_env: Synthesized) -> None:
@@ -129,6 +174,8 @@ def test_prod_keeps_data_and_dev_tears_down(dev: Synthesized, prod: Synthesized)
     key_id, secret_id = _id(prod, prod.tier.database.key), _id(prod, prod.tier.database.secret)
     assert _resources(prod, "AWS::KMS::Key")[key_id]["DeletionPolicy"] == "Retain"
     assert _resources(prod, "AWS::SecretsManager::Secret")[secret_id]["DeletionPolicy"] == "Retain"
+    assert _resources(prod, "AWS::SecretsManager::Secret")[_id(prod, prod.tier.database.app_secret)][
+        "DeletionPolicy"] == "Retain"
     for kind in ("AWS::KMS::Key", "AWS::SecretsManager::Secret", "AWS::RDS::DBSubnetGroup"):
         assert {r.get("DeletionPolicy", "Delete") for r in _resources(dev, kind).values()} == {"Delete"}
     assert all(r["DeletionPolicy"] == "Retain" for r in _resources(prod, "AWS::Logs::LogGroup").values())
@@ -145,6 +192,15 @@ def test_prod_is_in_an_aws_backup_plan(dev: Synthesized, prod: Synthesized) -> N
     (plan,) = _resources(prod, "AWS::Backup::BackupPlan").values()
     (rule,) = plan["Properties"]["BackupPlan"]["BackupPlanRule"]
     assert rule["Lifecycle"]["DeleteAfterDays"] == prod.config.database.backup_plan_retention_days
+    assert rule["ScheduleExpression"] == f"cron(0 {prod.config.database_backup_plan_hour} * * ? *)"
+    # A vault with a key of its own (not the data key), whose recovery points nobody may delete.
+    (vault,) = _resources(prod, "AWS::Backup::BackupVault").values()
+    vault_key = vault["Properties"]["EncryptionKeyArn"]["Fn::GetAtt"][0]
+    assert vault_key != _id(prod, prod.tier.database.key)
+    assert _resources(prod, "AWS::KMS::Key")[vault_key]["DeletionPolicy"] == "Retain"
+    (deny,) = vault["Properties"]["AccessPolicy"]["Statement"]
+    assert (deny["Effect"], deny["Principal"]) == ("Deny", {"AWS": "*"})
+    assert "backup:DeleteRecoveryPoint" in deny["Action"]
 
 
 def test_security_group_admits_the_port_from_bastion_app_and_rotation_only(each_env: Synthesized) -> None:
@@ -173,16 +229,18 @@ def test_security_group_admits_the_port_from_bastion_app_and_rotation_only(each_
     assert "0.0.0.0/0" not in json.dumps(sg)
 
 
-def test_tls_is_forced_and_logs_are_exported(each_env: Synthesized) -> None:
+def test_tls_is_forced_ddl_and_roles_are_audited_and_logs_are_exported(each_env: Synthesized) -> None:
     template = each_env.template("Database")
     template.has_resource_properties("AWS::RDS::DBParameterGroup", {
-        "Family": "postgres17", "Parameters": Match.object_like({"rds.force_ssl": "1"})})
+        "Family": "postgres17", "Parameters": Match.object_like({
+            "rds.force_ssl": "1", "shared_preload_libraries": "pg_stat_statements,pgaudit", "pgaudit.log": "ddl,role"})})
     template.has_resource_properties("AWS::RDS::DBInstance", {
-        "EnableCloudwatchLogsExports": ["postgresql", "upgrade"],
+        "EnableCloudwatchLogsExports": ["postgresql", "upgrade", "iam-db-auth-error"],
         "MonitoringInterval": each_env.config.database.monitoring_interval_seconds,
         "EnablePerformanceInsights": True, "CACertificateIdentifier": "rds-ca-rsa2048-g1"})
     names = {g["Properties"]["LogGroupName"] for g in _resources(each_env, "AWS::Logs::LogGroup").values()}
-    assert f"/aws/rds/instance/{each_env.config.name}-database-writer/postgresql" in names
+    writer = f"/aws/rds/instance/{each_env.config.name}-database-writer"
+    assert {f"{writer}/postgresql", f"{writer}/iam-db-auth-error"} <= names
     for group in _resources(each_env, "AWS::Logs::LogGroup").values():
         assert "KmsKeyId" in group["Properties"]
 
@@ -203,27 +261,52 @@ def test_alarms_use_config_thresholds_and_notify_the_topic(each_env: Synthesized
     assert "KmsMasterKeyId" in topic["Properties"]
 
 
-def test_app_host_reads_this_secret_and_connects_as_the_iam_user(each_env: Synthesized) -> None:
+def _policy(synth: Synthesized, prefix: str) -> list[dict[str, Any]]:
+    (policy,) = [p for k, p in _resources(synth, "AWS::IAM::ManagedPolicy").items() if k.startswith(prefix)]
+    # Attached to a Network role by name, in this stack: the Network stack does not depend on this one.
+    assert "Fn::GetStackOutput" in json.dumps(policy["Properties"]["Roles"])
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_app_host_reads_the_app_secret_and_connects_as_the_iam_user(each_env: Synthesized) -> None:
     database = each_env.tier.database
-    (policy,) = [p for k, p in _resources(each_env, "AWS::IAM::ManagedPolicy").items()
-                 if k.startswith("AppHostAccess")]
-    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    statements = _policy(each_env, "AppHostAccess")
     text = json.dumps(statements)
     assert '"*"' not in text and "secretsmanager:*" not in text and "rds-db:*" not in text
-    secret_stmt = next(s for s in statements if "secretsmanager:GetSecretValue" in s["Action"])
-    assert secret_stmt["Resource"] == {"Ref": _id(each_env, database.secret)}
+    (secret_stmt,) = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
+    app_secret = {"Ref": _id(each_env, database.app_secret)}
+    assert secret_stmt["Resource"] == app_secret
+    (decrypt,) = [s for s in statements if s["Action"] == "kms:Decrypt"]
+    assert decrypt["Resource"] == {"Fn::GetAtt": [_id(each_env, database.key), "Arn"]}
+    assert decrypt["Condition"] == {"StringEquals": {
+        "kms:ViaService": f"secretsmanager.{each_env.config.region}.amazonaws.com",
+        "kms:EncryptionContext:SecretARN": app_secret}}
     connect = [s for s in statements if s["Action"] == "rds-db:connect"]
     arns = [r for s in connect for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
     assert len(arns) == 1 + each_env.config.database.read_replicas
     assert all(a["Fn::Join"][1][-1] == f"/{each_env.config.database.iam_auth_user}" for a in arns)
-    # Attached to the app host role by name, in this stack: the Network stack does not depend on this one.
-    assert "Fn::GetStackOutput" in json.dumps(policy["Properties"]["Roles"])
+
+
+def test_the_bastion_role_runs_the_bootstrap_with_both_secrets(each_env: Synthesized) -> None:
+    database = each_env.tier.database
+    statements = _policy(each_env, "BootstrapAccess")
+    (read,) = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
+    secrets = [{"Ref": _id(each_env, database.secret)}, {"Ref": _id(each_env, database.app_secret)}]
+    assert sorted(read["Resource"], key=json.dumps) == sorted(secrets, key=json.dumps)
+    contexts = [s["Condition"]["StringEquals"]["kms:EncryptionContext:SecretARN"] for s in statements
+                if s["Action"] == "kms:Decrypt"]
+    assert sorted(contexts, key=json.dumps) == sorted(secrets, key=json.dumps)
+    network_outputs = each_env.template_json("Network")["Outputs"]
+    (policy,) = [p for k, p in _resources(each_env, "AWS::IAM::ManagedPolicy").items() if k.startswith("Bootstrap")]
+    role_output = policy["Properties"]["Roles"][0]["Fn::GetStackOutput"]["OutputName"]
+    assert network_outputs[role_output]["Value"]["Ref"].startswith("BastionHostRole")
 
 
 def test_outputs_are_the_contract(each_env: Synthesized) -> None:
     outputs = each_env.template_json("Database")["Outputs"]
     cfg = each_env.config.database
-    assert {"WriterEndpoint", "ReaderEndpoints", "Port", "SecretArn", "Engine", "DatabaseName"} <= set(outputs)
+    assert {"WriterEndpoint", "ReaderEndpoints", "Port", "SecretArn", "AppSecretArn", "Engine",
+            "DatabaseName"} <= set(outputs)
     assert outputs["Port"]["Value"] == str(cfg.port)
     assert outputs["Engine"]["Value"] == "postgres"
     assert outputs["DatabaseName"]["Value"] == cfg.database_name
@@ -285,7 +368,8 @@ def test_aurora_builds_a_cluster_with_the_same_guarantees(name: str,
     assert len(instances) == 1 + cfg.read_replicas
     assert all(i["Properties"]["DBClusterIdentifier"] == {"Ref": cluster_id} for i in instances.values())
     assert all(i["Properties"]["PubliclyAccessible"] is False for i in instances.values())
-    tls = {"rds.force_ssl": "1"} if cfg.engine == "aurora-postgresql" else {"require_secure_transport": "ON"}
+    tls = {"rds.force_ssl": "1", "shared_preload_libraries": "pg_stat_statements,pgaudit", "pgaudit.log": "ddl,role"
+           } if cfg.engine == "aurora-postgresql" else {"require_secure_transport": "ON", "server_audit_logging": "1"}
     synth.template("Database").has_resource_properties("AWS::RDS::DBClusterParameterGroup", {
         "Parameters": Match.object_like(tls)})
     if cfg.engine == "aurora-mysql":
@@ -293,8 +377,9 @@ def test_aurora_builds_a_cluster_with_the_same_guarantees(name: str,
     outputs = synth.template_json("Database")["Outputs"]
     assert outputs["WriterEndpoint"]["Value"] == {"Fn::GetAtt": [cluster_id, "Endpoint.Address"]}
     assert outputs["ReaderEndpoints"]["Value"] == {"Fn::GetAtt": [cluster_id, "ReadEndpoint.Address"]}
-    (schedule,) = _resources(synth, "AWS::SecretsManager::RotationSchedule").values()
-    assert schedule["Properties"]["RotationRules"]["ScheduleExpression"].startswith("rate(")
+    schedules = _resources(synth, "AWS::SecretsManager::RotationSchedule").values()
+    assert len(schedules) == 2  # the admin's and the app user's
+    assert all(s["Properties"]["RotationRules"]["ScheduleExpression"].startswith("rate(") for s in schedules)
 
 
 def test_variant_templates_pass_cfn_lint_and_checkov(variant: Synthesized) -> None:

@@ -49,7 +49,23 @@ def bare(synth_variant) -> Synthesized:
     return synth_variant("dev", BARE)
 
 
-# --- the project's own DynamoDB.2 / DynamoDB.6 -------------------------------------------------------------
+# --- the project's own DynamoDB.2 / DynamoDB.4 / DynamoDB.6 -----------------------------------------------
+
+
+def test_prod_table_is_in_an_aws_backup_plan_and_dev_has_none(dev: Synthesized, prod: Synthesized) -> None:
+    """DynamoDB.4, which cdk-nag does not check on TableV2."""
+    assert not dev.template("Dynamo").find_resources("AWS::Backup::BackupPlan")
+    template = prod.template("Dynamo")
+    table_id = prod.tier.dynamo.get_logical_id(prod.tier.dynamo.table.table.node.default_child)
+    (selection,) = template.find_resources("AWS::Backup::BackupSelection").values()
+    assert selection["Properties"]["BackupSelection"]["Resources"] == [{"Fn::GetAtt": [table_id, "Arn"]}]
+    (plan,) = template.find_resources("AWS::Backup::BackupPlan").values()
+    (rule,) = plan["Properties"]["BackupPlan"]["BackupPlanRule"]
+    cfg = prod.config.dynamo
+    assert rule["Lifecycle"]["DeleteAfterDays"] == cfg.backup_plan_retention_days
+    assert rule["ScheduleExpression"] == f"cron(0 {cfg.backup_plan_start_hour_utc} * * ? *)"
+    (vault,) = template.find_resources("AWS::Backup::BackupVault").values()
+    assert vault["DeletionPolicy"] == "Retain" and "AccessPolicy" in vault["Properties"]
 
 
 def test_pitr_is_on_with_the_configured_recovery_period(each_env: Synthesized) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from aws_cdk.assertions import Match
+from aws_cdk.assertions import Capture, Match
 
 from tests.fixtures_synth import Synthesized
 
@@ -26,16 +27,39 @@ def test_no_ingress_from_anywhere(each_env: Synthesized) -> None:
             assert rule.get("CidrIpv6") != "::/0", name
 
 
-def test_hosts_require_imdsv2_and_have_no_key_pair(each_env: Synthesized) -> None:
+def test_hosts_require_imdsv2_with_one_hop_and_have_no_key_pair(each_env: Synthesized) -> None:
     instances = _resources(each_env, "AWS::EC2::Instance")
     assert len(instances) == 2
     for inst in instances.values():
         assert "KeyName" not in inst["Properties"]
         assert inst["Properties"]["Monitoring"] is True
-    templates = _resources(each_env, "AWS::EC2::LaunchTemplate")
-    assert len(templates) == 2
-    for lt in templates.values():
-        assert lt["Properties"]["LaunchTemplateData"]["MetadataOptions"]["HttpTokens"] == "required"
+        assert inst["Properties"]["MetadataOptions"] == {
+            "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 1, "HttpTokens": "required"}
+    assert not _resources(each_env, "AWS::EC2::LaunchTemplate")
+
+
+def test_hosts_are_patched_weekly_by_tag_in_the_patch_window(each_env: Synthesized) -> None:
+    (association,) = _resources(each_env, "AWS::SSM::Association").values()
+    props = association["Properties"]
+    assert props["Name"] == "AWS-RunPatchBaseline"
+    assert props["Parameters"] == {"Operation": ["Install"], "RebootOption": ["RebootIfNeeded"]}
+    assert props["ApplyOnlyAtCronInterval"] is True and props["MaxConcurrency"] == "1"
+    day, hour, minute = each_env.config.network.patch_start
+    weekday = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")[day]
+    assert props["ScheduleExpression"] == f"cron({minute} {hour} ? * {weekday} *)"
+    ((target,),) = [props["Targets"]]
+    key = target["Key"].removeprefix("tag:")
+    for inst in _resources(each_env, "AWS::EC2::Instance").values():
+        assert {"Key": key, "Value": target["Values"][0]} in inst["Properties"]["Tags"]
+    # The agent may run it: its association and compliance calls, the document, the patch buckets.
+    network = each_env.tier.network
+    (policy,) = [p for k, p in _resources(each_env, "AWS::IAM::ManagedPolicy").items() if k.startswith("Patching")]
+    assert sorted(r["Ref"] for r in policy["Properties"]["Roles"]) == sorted(
+        network.get_logical_id(r.node.default_child) for r in (network.app_role, network.bastion_role))
+    actions = {a for s in policy["Properties"]["PolicyDocument"]["Statement"]
+               for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert {"ssm:ListInstanceAssociations", "ssm:UpdateInstanceAssociationStatus", "ssm:PutComplianceItems",
+            "ssm:GetDeployablePatchSnapshotForInstance", "ssm:GetDocument", "s3:GetObject"} <= actions
 
 
 def test_ebs_is_encrypted(each_env: Synthesized) -> None:
@@ -61,6 +85,74 @@ def test_gateway_endpoints_for_s3_and_dynamodb(each_env: Synthesized) -> None:
     services = {str(e["Properties"]["ServiceName"]) for e in endpoints.values()
                 if e["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"}
     assert any(".s3" in s for s in services) and any(".dynamodb" in s for s in services)
+
+
+def _endpoint_policy(synth: Synthesized, service: str) -> list[dict[str, Any]]:
+    (endpoint,) = [e for e in _resources(synth, "AWS::EC2::VPCEndpoint").values()
+                   if e["Properties"].get("VpcEndpointType") == "Gateway"
+                   and service in json.dumps(e["Properties"]["ServiceName"])]
+    return endpoint["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_s3_endpoint_admits_this_account_and_the_aws_buckets_the_hosts_need(each_env: Synthesized) -> None:
+    account, region = each_env.config.account, each_env.config.region
+    statements = _endpoint_policy(each_env, ".s3")
+    (own,) = [s for s in statements if s["Resource"] == "*"]
+    assert own["Condition"] == {"StringEquals": {"aws:ResourceAccount": account}}
+    (aws_owned,) = [s for s in statements if s is not own]
+    assert aws_owned["Action"] == "s3:GetObject"
+    buckets = {r.removeprefix("arn:aws:s3:::").removesuffix("/*") for r in aws_owned["Resource"]}
+    assert f"al2023-repos-{region}-*" in buckets  # dnf
+    assert {f"aws-ssm-{region}", f"patch-baseline-snapshot-{region}"} <= buckets  # AWS-RunPatchBaseline
+    assert all(region in b for b in buckets)
+    assert all(s["Effect"] == "Allow" for s in statements)
+
+
+def test_dynamodb_endpoint_admits_this_accounts_tables_only(each_env: Synthesized) -> None:
+    account, region = each_env.config.account, each_env.config.region
+    statements = _endpoint_policy(each_env, ".dynamodb")
+    (tables,) = [s for s in statements if s["Action"] == "dynamodb:*"]
+    assert tables["Resource"] == f"arn:aws:dynamodb:{region}:{account}:*"
+    (unscoped,) = [s for s in statements if s is not tables]
+    assert all(a.startswith(("dynamodb:List", "dynamodb:Describe")) for a in unscoped["Action"])
+
+
+def test_hosts_send_only_https_from_this_stack(each_env: Synthesized) -> None:
+    """The data stacks add the database and cache ports (tests/stacks/test_access_model.py)."""
+    network = each_env.tier.network
+    for group in (network.app_security_group, network.bastion_security_group):
+        sg = _resources(each_env, "AWS::EC2::SecurityGroup")[network.get_logical_id(group.node.default_child)]
+        assert sg["Properties"]["SecurityGroupEgress"] == [
+            {"CidrIp": "0.0.0.0/0", "Description": "HTTPS to AWS APIs", "FromPort": 443, "IpProtocol": "tcp",
+             "ToPort": 443}]
+
+
+def test_sessions_are_encrypted_and_logged_to_an_encrypted_group(each_env: Synthesized) -> None:
+    template = each_env.template("Network")
+    key, group = Capture(), Capture()
+    template.has_resource_properties("AWS::SSM::Document", {
+        "Name": "SSM-SessionManagerRunShell", "DocumentType": "Session", "UpdateMethod": "NewVersion",
+        "Content": Match.object_like({"sessionType": "Standard_Stream", "inputs": Match.object_like({
+            "kmsKeyId": {"Ref": key}, "cloudWatchLogGroupName": {"Ref": group},
+            "cloudWatchEncryptionEnabled": True, "cloudWatchStreamingEnabled": True, "runAsEnabled": False})})})
+    keys, groups = _resources(each_env, "AWS::KMS::Key"), _resources(each_env, "AWS::Logs::LogGroup")
+    assert keys[key.as_string()]["Properties"]["EnableKeyRotation"] is True
+    log_group = groups[group.as_string()]["Properties"]
+    assert log_group["RetentionInDays"] == each_env.config.network.session_log_retention_days
+    assert log_group["KmsKeyId"]["Fn::GetAtt"][0] != key.as_string()  # the transcripts have a key of their own
+    (policy,) = [p for k, p in _resources(each_env, "AWS::IAM::ManagedPolicy").items() if k.startswith("SessionLog")]
+    statements = {tuple(sorted(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])): s["Resource"]
+                  for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    account, region = each_env.config.account, each_env.config.region
+    assert statements == {
+        ("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"):
+            {"Fn::GetAtt": [group.as_string(), "Arn"]},
+        ("logs:DescribeLogGroups",): f"arn:aws:logs:{region}:{account}:log-group:*",
+        ("kms:Decrypt", "kms:GenerateDataKey"): {"Fn::GetAtt": [key.as_string(), "Arn"]},
+    }
+    network = each_env.tier.network
+    assert sorted(r["Ref"] for r in policy["Properties"]["Roles"]) == sorted(
+        network.get_logical_id(r.node.default_child) for r in (network.app_role, network.bastion_role))
 
 
 def test_default_security_group_is_restricted(each_env: Synthesized) -> None:

@@ -22,7 +22,8 @@ from stacks.config import ConfigError, EnvConfig, load_environment
 from stacks.dynamo_config import DynamoConfig
 from tests.fixtures_synth import ROOT, Synthesized, project_context
 
-WHERE = {"account": "111111111111", "region": "us-east-1"}  # dev's, whose AZs cdk.context.json holds
+# dev's account and region, whose AZs cdk.context.json holds; someone to notify, so only removal warns here.
+WHERE = {"account": "111111111111", "region": "us-east-1", "notifications": {"emails": ["ops@example.com"]}}
 RETAIN_ONLY = {**WHERE, "removal": "retain"}
 KEEPS = {"database.removal": "snapshot", "database.deletion_protection": True, "dynamo.removal": "retain",
          "dynamo.deletion_protection": True, "cache.removal": "snapshot"}

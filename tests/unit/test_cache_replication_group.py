@@ -444,6 +444,15 @@ INVALID: dict[str, tuple[Callable[[], dict[str, Any]], str]] = {
                               "username='default' is not allowed"),
     "rbac-empty-access-string": (lambda: {"auth": CacheAuth.rbac(access_string=" ")},
                                  "access_string='' is not allowed"),
+    "rbac-dangerous": (lambda: {"auth": CacheAuth.rbac(access_string="on ~* &* +@all +@dangerous")},
+                       "access_string='on ~* &* +@all +@dangerous' is not allowed: no +@dangerous"),
+    "rbac-all-without-dangerous-removed": (lambda: {"auth": CacheAuth.rbac(access_string="on ~* -@dangerous +@all")},
+                                           "access_string='on ~* -@dangerous +@all' is not allowed: +@all must be "
+                                           "followed by -@dangerous"),
+    "rbac-glob-prefix": (lambda: {"auth": CacheAuth.rbac_for_prefixes("app", ["a*"])},
+                         "key_prefixes[0]='a*' is not allowed"),
+    "rbac-flushall": (lambda: {"auth": CacheAuth.rbac_for_prefixes("app", ["app:"], also_allow=["flushall"])},
+                      "also_allow='flushall' is not allowed"),
     "alarm-percent-above-100": (lambda: {"alarm_thresholds": CacheAlarmThresholds(memory_percent=120)},
                                 "memory_percent=120 is not allowed: above 0, at most 100"),
     "no-log-types": (lambda: {"log_delivery": CacheLogDelivery(log_types=())}, "log_types=() is not allowed"),
@@ -471,3 +480,9 @@ def test_invalid_props_raise_one_clear_error_before_building_anything(name: str)
 def test_family_follows_engine_and_version(engine: CacheEngine, family: str) -> None:
     assert engine.family == family
     assert engine.default_parameter_group("enabled") == f"default.{family}.cluster.on"
+
+
+def test_rbac_for_prefixes_confines_keys_and_channels_and_drops_dangerous_commands() -> None:
+    auth = CacheAuth.rbac_for_prefixes("app", ["app_code:", "jobs:"], also_allow=["info"])
+    assert auth.access_string == "on ~app_code:* ~jobs:* &app_code:* &jobs:* +@all -@dangerous +info"
+    assert CacheAuth.rbac().access_string == "on ~* &* +@all -@dangerous"

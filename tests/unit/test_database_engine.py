@@ -24,9 +24,14 @@ def test_tls_is_forced_on_every_engine() -> None:
     assert engine_parameters("aurora-mysql", slow_query_ms=1000)["require_secure_transport"] == "ON"
 
 
-def test_only_aurora_mysql_audits_through_parameters() -> None:
+def test_postgres_and_aurora_mysql_audit_through_parameters_and_mysql_through_its_option() -> None:
     assert audit_parameters("aurora-mysql")["server_audit_logging"] == "1"
-    assert audit_parameters("mysql") == audit_parameters("postgres") == {}
+    assert audit_parameters("mysql") == {}
+    for engine in ("postgres", "aurora-postgresql"):
+        params = audit_parameters(engine)
+        assert "pgaudit" in params["shared_preload_libraries"].split(",")
+        assert set(params["pgaudit.log"].split(",")) == {"ddl", "role"}
+        assert params["pgaudit.log_parameter"] == "0"
 
 
 def test_reserved_admin_names_cover_the_engine_defaults() -> None:

@@ -64,3 +64,28 @@ def test_function_log_group_is_declared_encrypted_before_the_function() -> None:
     (group_id, group), = groups.items()
     assert "KmsKeyId" in group["Properties"] and group["Properties"]["RetentionInDays"] == 30
     assert group_id in app["DependsOn"]
+
+
+def test_an_app_user_secret_rotates_multi_user_with_the_admin_as_master() -> None:
+    s = scaffold()
+    instance = rds.DatabaseInstance(
+        s.stack, "Db", engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_17_9),
+        vpc=s.vpc, vpc_subnets=ISOLATED, port=5433, security_groups=[s.security_group],
+        credentials=rds.Credentials.from_secret(s.secret, "dbadmin"), instance_type=ec2.InstanceType("t4g.medium"))
+    app_secret = rds.DatabaseSecret(s.stack, "AppSecret", username="app", encryption_key=s.key, master_secret=s.secret)
+    PrivateRotation(s.stack, "Rotation", target=instance, port=5433, vpc=s.vpc, subnets=ISOLATED,
+                    every=cdk.Duration.days(30), log_retention=logs.RetentionDays.ONE_MONTH,
+                    removal_policy=cdk.RemovalPolicy.DESTROY, user_secrets={"AppUser": app_secret.attach(instance)})
+    template = Template.from_stack(s.stack)
+    apps = template.find_resources("AWS::Serverless::Application")
+    assert len(apps) == 2
+    (multi,) = [a for a in apps.values() if "masterSecretArn" in a["Properties"]["Parameters"]]
+    admin_attachment = s.stack.get_logical_id(instance.secret.node.default_child)  # type: ignore[union-attr]
+    assert multi["Properties"]["Parameters"]["masterSecretArn"] == {"Ref": admin_attachment}
+    schedules = template.find_resources("AWS::SecretsManager::RotationSchedule")
+    assert sorted(v["Properties"]["SecretId"]["Ref"].split("Attachment")[0] for v in schedules.values()) == \
+        ["AppSecret", "Secret"]
+    # Each function has its declared, encrypted log group.
+    for app in apps.values():
+        name = app["Properties"]["Parameters"]["functionName"]
+        assert template.find_resources("AWS::Logs::LogGroup", {"Properties": {"LogGroupName": f"/aws/lambda/{name}"}})

@@ -43,16 +43,19 @@ def test_root_volume_is_encrypted_gp3(template: Template) -> None:
     })
 
 
-def test_imdsv2_is_required(template: Template) -> None:
-    template.has_resource_properties("AWS::EC2::LaunchTemplate", {
-        "LaunchTemplateData": {"MetadataOptions": {"HttpTokens": "required"}},
+def test_imdsv2_is_required_with_a_hop_limit_of_one(template: Template) -> None:
+    template.has_resource_properties("AWS::EC2::Instance", {
+        "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 1, "HttpEndpoint": "enabled"},
     })
 
 
-def test_security_group_has_no_ingress(template: Template) -> None:
-    for sg in template.find_resources("AWS::EC2::SecurityGroup").values():
-        assert "SecurityGroupIngress" not in sg["Properties"]
+def test_security_group_has_no_ingress_and_only_https_out(template: Template) -> None:
+    (sg,) = [s for s in template.find_resources("AWS::EC2::SecurityGroup").values()
+             if "Session Manager" in s["Properties"]["GroupDescription"]]
+    assert "SecurityGroupIngress" not in sg["Properties"]
     assert template.find_resources("AWS::EC2::SecurityGroupIngress") == {}
+    assert [(r["CidrIp"], r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in sg["Properties"]["SecurityGroupEgress"]
+            ] == [("0.0.0.0/0", "tcp", 443, 443)]
 
 
 def test_session_manager_policy_is_customer_managed_and_region_scoped(template: Template) -> None:

@@ -1,0 +1,31 @@
+"""replica-lag on prod's shape (two replicas). It pauses and resumes replay only, so the session's twin serves."""
+
+from __future__ import annotations
+
+import pytest
+
+from app_code.drills import replica_lag
+from app_code.drills.inject import TwinInjector
+from app_code.endpoints import Endpoints
+
+pytestmark = pytest.mark.engines
+
+
+def test_read_your_writes_callers_never_see_stale_data_and_routing_comes_back(twin_prod):
+    report = replica_lag.run(Endpoints.from_twin(twin_prod.state_dir), TwinInjector(twin_prod.state_dir))
+
+    assert report.ok, report.to_json()
+    plain = report.extra["plain_reads"]
+    assert plain["before"].get("replica", 0) >= replica_lag.PHASE_READS
+    assert plain["during"].get("writer", 0) >= replica_lag.PHASE_READS  # the lag passed the bound
+    assert plain["after"].get("replica", 0) >= replica_lag.PHASE_READS  # back once caught up
+    assert report.extra["stale_ryw_reads"] == 0
+    assert sum(report.extra["stale_plain_reads"].values()) > 0  # the lag was real: replicas served old data
+
+
+def test_without_read_your_writes_the_same_drill_sees_stale_reads(twin_prod):
+    report = replica_lag.run(Endpoints.from_twin(twin_prod.state_dir), TwinInjector(twin_prod.state_dir),
+                             read_your_writes=False)
+
+    assert report.extra["stale_ryw_reads"] > 0
+    assert not report.checks["read-your-writes reads never stale"]
