@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("app_code", "stacks", "cdk_constructs")
+PACKAGES = ("app_code", "stacks", "cdk_constructs", "docgen")
 
 
 def _modules() -> dict[str, Path]:

@@ -46,6 +46,10 @@ FREE = {
     "AWS::ApplicationAutoScaling::ScalableTarget": "no charge", "AWS::ApplicationAutoScaling::ScalingPolicy":
         "no charge",
     "Custom::VpcRestrictDefaultSG": "a one-off call of a CDK provider Lambda at deploy time",
+    "AWS::RDS::EventSubscription": "no charge (its notifications are SNS deliveries)",
+    "AWS::SNS::Subscription": "no charge (deliveries are billed per message: usage)",
+    "AWS::SSM::Association": "no charge for EC2 instances (State Manager, Patch Manager)",
+    "AWS::SSM::Document": "no charge",
 }
 
 
