@@ -206,7 +206,7 @@ ROWS = [
     Row("cli-no-command", "python -m app_code: error: the following arguments are required: command (see --help)", 2,
         argv=()),
     Row("cli-unknown-command", "python -m app_code: error: argument command: invalid choice: 'deploy' (choose from "
-        "'run', 'ops', 'demo', 'drill', 'local') (see --help)", 2, argv=("deploy",)),
+        "'run', 'ops', 'demo', 'drill', 'cost', 'local') (see --help)", 2, argv=("deploy",)),
     Row("cli-run-unknown-workload", "python -m app_code run: error: argument workload: invalid choice: 'kafka' "
         "(choose from 'sql', 'dynamo', 'cache', 'all') (see --help)", 2, argv=("run", "kafka", "--outputs", "x")),
     Row("cli-run-no-source", "python -m app_code run: error: one of the arguments --outputs --env is required "
@@ -226,6 +226,10 @@ ROWS = [
         "required: --target (see --help)", 2, argv=("ops", "restore-table", "--outputs", "x")),
     Row("cli-demo-unknown-flag", "python -m app_code: error: unrecognized arguments: --fast (see --help)", 2,
         argv=("demo", "--fast")),
+    Row("cli-cost-unknown-env", "app_code cost: env 'staging' is not configured in cdk.json: allowed: dev, prod", 2,
+        argv=("cost", "-e", "staging")),
+    Row("cli-cost-no-assembly", "app_code cost: --cdk-out <tmp>/cdk.out does not exist: expected a cloud assembly "
+        "(cdk synth -c env=dev -o <tmp>/cdk.out)", 2, argv=("cost", "-e", "dev", "--cdk-out", "<tmp>/cdk.out")),
     Row("cli-local-unknown-action", "python -m app_code local: error: argument local_command: invalid choice: "
         "'restart' (choose from 'up', 'down', 'status') (see --help)", 2, argv=("local", "restart")),
     # -- outputs files --------------------------------------------------------------------------
