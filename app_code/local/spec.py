@@ -21,6 +21,7 @@ class DatabaseSpec:
     secret_id: str | None  # the Secret the DB's credentials live in (None: RDS-managed master secret)
     managed_secret: bool = False
     multi_az: bool = False  # the writer's MultiAZ: the twin runs a synchronous standby beside it
+    app_secret_ids: tuple[str, ...] = ()  # other logins attached to the database (the app user's, rotated multi-user)
 
     @property
     def family(self) -> str:
@@ -91,7 +92,7 @@ class SecretSpec:
     stack: str
     logical_id: str
     name: str | None
-    role: str  # database | cache | other
+    role: str  # database (the admin's) | app (another database login) | cache | other
     string_template: dict[str, Any] | None = None
     generate_key: str | None = None
     secret_string: str | None = None

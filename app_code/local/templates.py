@@ -173,20 +173,28 @@ def _truthy(value: Any) -> bool:
 
 # -- the database --------------------------------------------------------------------------------
 def _secret_of(templates: dict[str, dict[str, Any]], stack: str, target: str, props: dict[str, Any]) -> str | None:
+    """The admin's secret: the one the master password resolves from.
+
+    Other secrets attach to the same instance (the app user's, rotated multi-user), so an attachment alone does
+    not say whose login it holds; only a template without a master reference falls back to it."""
     body = templates[stack]
-    for res in body.get("Resources", {}).values():
-        if res.get("Type") == "AWS::SecretsManager::SecretTargetAttachment" and \
-                target in refs(res.get("Properties", {}).get("TargetId")):
-            secret_refs = refs(res["Properties"].get("SecretId"))
-            if secret_refs:
-                return secret_refs.pop()
     secrets = {lid for lid, res in body.get("Resources", {}).items()
                if res.get("Type") == "AWS::SecretsManager::Secret"}
     for key in ("MasterUserPassword", "MasterUsername"):
         hit = refs(props.get(key)) & secrets
         if hit:
             return hit.pop()
-    return None
+    attached = _attached_secrets(body, target)
+    return attached[0] if len(attached) == 1 else None
+
+
+def _attached_secrets(body: dict[str, Any], target: str) -> list[str]:
+    out: list[str] = []
+    for res in body.get("Resources", {}).values():
+        if res.get("Type") == "AWS::SecretsManager::SecretTargetAttachment" and \
+                target in refs(res.get("Properties", {}).get("TargetId")):
+            out.extend(sorted(refs(res["Properties"].get("SecretId"))))
+    return out
 
 
 def _secret_template(body: dict[str, Any], secret_id: str | None) -> dict[str, Any]:
@@ -255,7 +263,8 @@ def _database(templates: dict[str, dict[str, Any]]) -> DatabaseSpec | None:
             dbname=str(_opt(body, props.get("DatabaseName")) or _dbname_output(body) or DEFAULT_DBNAME[family]),
             port=int(_opt(body, props.get("Port")) or DEFAULT_PORTS[family]),
             force_tls=_force_tls(body, family, *groups), secret_id=secret,
-            managed_secret=_truthy(props.get("ManageMasterUserPassword")))
+            managed_secret=_truthy(props.get("ManageMasterUserPassword")),
+            app_secret_ids=tuple(s for s in _attached_secrets(body, cid) if s != secret))
     primaries = [(s, lid, res) for s, lid, res in instances
                  if "SourceDBInstanceIdentifier" not in res.get("Properties", {})]
     if len(primaries) != 1:
@@ -275,7 +284,8 @@ def _database(templates: dict[str, dict[str, Any]]) -> DatabaseSpec | None:
         port=int(_opt(body, props.get("Port")) or DEFAULT_PORTS[family]),
         force_tls=_force_tls(body, family, props.get("DBParameterGroupName")), secret_id=secret,
         managed_secret=_truthy(props.get("ManageMasterUserPassword")),
-        multi_az=_truthy(_opt(body, props.get("MultiAZ"))))
+        multi_az=_truthy(_opt(body, props.get("MultiAZ"))),
+        app_secret_ids=tuple(s for s in _attached_secrets(body, pid) if s != secret))
 
 
 def _aurora_writer(members: list[tuple[str, dict[str, Any]]]) -> str:
@@ -439,6 +449,8 @@ def _secrets(templates: dict[str, dict[str, Any]], db: DatabaseSpec | None,
         role = "other"
         if db is not None and (stack, lid) == (db.stack, db.secret_id):
             role = "database"
+        elif db is not None and stack == db.stack and lid in db.app_secret_ids:
+            role = "app"
         elif cache is not None and stack == cache.stack and lid in cache.secret_ids:
             role = "cache"
         name = props.get("Name")

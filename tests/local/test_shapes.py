@@ -131,9 +131,13 @@ def test_rbac_users_sign_in_by_name_and_the_default_user_is_off(name: str,
             host=host, port=port, username=creds["username"], password=creds["password"], **tls)
     else:
         app = redis.Redis(host=host, port=port, username=creds["username"], password=creds["password"], **tls)
+    prefix = SHAPES[name].overrides["cache"].get("key_prefixes", ["app_code:"])[0]
     for i in range(20):
-        app.set(f"rbac:{i}", i)
-    assert app.get("rbac:13") == b"13"
+        app.set(f"{prefix}rbac:{i}", i)
+    assert app.get(f"{prefix}rbac:13") == b"13"
+    # The access string limits the app to its prefixes: a key outside them is refused.
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        app.set("elsewhere:1", 1)
     app.close()
     with pytest.raises(redis.AuthenticationError):
         # No username means the default user, which RBAC leaves off (asked once: redis-py would retry the refusal).

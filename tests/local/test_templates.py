@@ -32,9 +32,14 @@ def mutated(tmp_path: Path, source: Path, env: str, *concerns: str, mutate: Call
 
 
 def attached_secret(stacks: Templates) -> str:
-    """The secret a SecretTargetAttachment completes (what RDS fills with host, port, ...)."""
-    (_, props), = [(lid, res["Properties"]) for lid, res in resources(stacks, "AWS::SecretsManager::SecretTargetAttachment")]
-    return str(props["SecretId"]["Ref"])
+    """The admin's secret: attached to the database (RDS fills host, port, ...) and the master password's source."""
+    attached = {str(res["Properties"]["SecretId"]["Ref"])
+                for _, res in resources(stacks, "AWS::SecretsManager::SecretTargetAttachment")}
+    databases = [*resources(stacks, "AWS::RDS::DBInstance"), *resources(stacks, "AWS::RDS::DBCluster")]
+    masters = {lid for _, res in databases
+               for lid in attached if lid in json.dumps(res["Properties"].get("MasterUserPassword", ""))}
+    (secret,) = masters
+    return secret
 
 
 # -- RDS ----------------------------------------------------------------------------------------------------
@@ -249,7 +254,8 @@ def test_secret_roles(dev: Synthesized) -> None:
     spec = templates.load("dev", dev.outdir)
     assert spec.database is not None and spec.cache is not None
     roles = {s.logical_id: s.role for s in spec.secrets}
-    assert roles == {spec.database.secret_id: "database", spec.cache.auth_secret_id: "cache"}
+    (app,) = spec.database.app_secret_ids
+    assert roles == {spec.database.secret_id: "database", app: "app", spec.cache.auth_secret_id: "cache"}
 
 
 def test_account_and_region_come_from_the_manifest(prod: Synthesized) -> None:
