@@ -3,15 +3,15 @@
 
 import sys
 
-from stacks.node_runtime import prefer_interpreter_node
+from cdk_data_tier.stacks.node_runtime import prefer_interpreter_node
 
 prefer_interpreter_node()  # before aws_cdk starts jsii's node
 
 import aws_cdk as cdk  # noqa: E402
 
-from stacks.compliance import add_compliance_checks  # noqa: E402
-from stacks.config import ConfigError, load_config  # noqa: E402
-from stacks.data_tier import build_data_tier  # noqa: E402
+from cdk_data_tier.stacks.compliance import add_compliance_checks  # noqa: E402
+from cdk_data_tier.stacks.config import ConfigError, load_config  # noqa: E402
+from cdk_data_tier.stacks.data_tier import build_data_tier  # noqa: E402
 
 
 def main() -> None:

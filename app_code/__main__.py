@@ -1,5 +1,5 @@
 import sys
 
-from app_code.cli import main
+from cdk_data_tier.app.cli import main
 
 sys.exit(main())

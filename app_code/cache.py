@@ -28,10 +28,10 @@ from redis.exceptions import ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from app_code.data import Product, products
-from app_code.endpoints import CacheEndpoints, Endpoints, EndpointsError, HostPort
-from app_code.metrics import Recorder
-from app_code.rereading import Rereading
+from cdk_data_tier.app.data import Product, products
+from cdk_data_tier.app.endpoints import CacheEndpoints, Endpoints, EndpointsError, HostPort
+from cdk_data_tier.app.metrics import Recorder
+from cdk_data_tier.app.rereading import Rereading
 
 W = "cache"
 Client = redis.Redis | RedisCluster
@@ -476,7 +476,7 @@ class CatalogCache:
     Write: the database first, then delete the cached copy, so the next read refills it."""
 
     def __init__(self, cache: Client, sql, ttl_s: int, prefix: str):
-        from app_code.sql import COLUMNS
+        from cdk_data_tier.app.sql import COLUMNS
 
         self.cache, self.sql, self.ttl_s, self.prefix = cache, sql, ttl_s, prefix
         self.select = f"SELECT {', '.join(COLUMNS)} FROM {sql.dialect.products} WHERE sku = %s"
@@ -486,7 +486,7 @@ class CatalogCache:
         return f"{self.prefix}:{{{sku}}}"
 
     def get(self, sku: str, like: tuple, *, read_your_writes: bool = False) -> tuple | None:
-        from app_code.sql import query
+        from cdk_data_tier.app.sql import query
 
         cached = self.cache.get(self.key(sku))
         if cached is not None:
@@ -500,7 +500,7 @@ class CatalogCache:
         return tuple(rows[0])
 
     def set_price(self, sku: str, price: Decimal) -> None:
-        from app_code.sql import execute
+        from cdk_data_tier.app.sql import execute
 
         d = self.sql.dialect
         self.sql.write(lambda conn: execute(conn, f"UPDATE {d.products} SET price = %s WHERE sku = %s", (price, sku)))
@@ -508,7 +508,7 @@ class CatalogCache:
 
 
 def cache_aside(workload: CacheWorkload, sql, catalog: Sequence[Product]) -> None:
-    from app_code.sql import SqlWorkload, row_of
+    from cdk_data_tier.app.sql import SqlWorkload, row_of
 
     SqlWorkload(sql, Recorder()).ensure_catalog(catalog)
     sql.wait_for_replicas()
@@ -555,7 +555,7 @@ def run_cache(endpoints: Endpoints, recorder: Recorder, *, progress=None, sql_se
               catalog: Iterable[Product] | None = None) -> None:
     """The cache workload, then cache-aside over the SQL catalog (`sql_settings`: the SQL client's, default its own).
     TLS trusts `ca_bundle`, else the twin's CA, else the system store (ElastiCache's certificates are Amazon-issued)."""
-    from app_code.sql import SqlClient
+    from cdk_data_tier.app.sql import SqlClient
 
     catalog = list(catalog or products())
     cache = endpoints.cache

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from app_code.aws_session import ProfileError
-from app_code.endpoints import EndpointsError
-from app_code.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BadInput
+from cdk_data_tier.app.aws_session import ProfileError
+from cdk_data_tier.app.endpoints import EndpointsError
+from cdk_data_tier.app.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BadInput
 
 WORKLOAD_CHOICES = ("sql", "dynamo", "cache", "all")
 
@@ -85,7 +85,7 @@ def build_parser() -> Parser:
                            description="Run a drill: a workload, one event, and a report of what was acknowledged, "
                                        "present, lost and duplicated. On the twin (--outputs .twin/<env>) the twin's "
                                        "control injects the event; on AWS (--env) the failover APIs do.")
-    from app_code.drills.command import DRILLS
+    from cdk_data_tier.app.drills.command import DRILLS
 
     drill.add_argument("drill", choices=DRILLS, help="which drill")
     _target_flags(drill)
@@ -117,7 +117,7 @@ def build_parser() -> Parser:
 def _register_local(sub) -> None:
     """The twin's own commands (app_code.local.cli), guarded so that `run` works whatever state they are in."""
     try:
-        from app_code.local.cli import register
+        from cdk_data_tier.app.local.cli import register
     except Exception as exc:  # noqa: BLE001 - any import failure of the twin must not take `run` down
         message = f"the local twin is not available: {type(exc).__name__}: {exc}"
         local = sub.add_parser("local", help="the local twin (unavailable)", add_help=False)
@@ -132,14 +132,14 @@ def _bad_input(message: str) -> int:
 
 
 def _endpoints(args: argparse.Namespace, *ca_bundles: str | None):
-    from app_code.targets import load_endpoints
+    from cdk_data_tier.app.targets import load_endpoints
 
     return load_endpoints(outputs=args.outputs, env=args.env, region=args.region, profile=args.profile,
                           ca_bundles=ca_bundles)
 
 
 def cmd_run(args: argparse.Namespace, console=None) -> int:
-    from app_code.run import run
+    from cdk_data_tier.app.run import run
 
     endpoints = _endpoints(args, args.db_ca_bundle, args.cache_ca_bundle)
     return run(endpoints, args.workload, max_lag=args.max_lag, db_ca_bundle=args.db_ca_bundle,
@@ -147,26 +147,26 @@ def cmd_run(args: argparse.Namespace, console=None) -> int:
 
 
 def cmd_teardown_check(args: argparse.Namespace, console=None) -> int:
-    from app_code.ops.commands import teardown_check
-    from app_code.targets import aws_target
+    from cdk_data_tier.app.ops.commands import teardown_check
+    from cdk_data_tier.app.targets import aws_target
 
     return teardown_check(args.env, aws_target(args.region, args.profile), console)
 
 
 def cmd_backup(args: argparse.Namespace, console=None) -> int:
-    from app_code.ops.commands import backup
+    from cdk_data_tier.app.ops.commands import backup
 
     return backup(_endpoints(args), console)
 
 
 def cmd_restore_table(args: argparse.Namespace, console=None) -> int:
-    from app_code.ops.commands import restore_table
+    from cdk_data_tier.app.ops.commands import restore_table
 
     return restore_table(_endpoints(args), args.target, console)
 
 
 def cmd_drill(args: argparse.Namespace, console=None) -> int:
-    from app_code.drills.command import run
+    from cdk_data_tier.app.drills.command import run
 
     if args.shard < 1:
         raise BadInput(f"--shard {args.shard}: node groups are numbered from 1")
@@ -176,13 +176,13 @@ def cmd_drill(args: argparse.Namespace, console=None) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, console=None) -> int:
-    from app_code.demo import demo
+    from cdk_data_tier.app.demo import demo
 
     return demo(args.env, keep=args.keep, state_dir=args.state_dir)
 
 
 def cmd_cost(args: argparse.Namespace, console=None) -> int:
-    from app_code.cost.command import cost
+    from cdk_data_tier.app.cost.command import cost
 
     return cost(args.env, as_json_output=args.json, cdk_out=args.cdk_out, live=args.live, profile=args.profile)
 

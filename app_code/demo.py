@@ -24,12 +24,13 @@ def _local(console: Console, verb: str, env: str, state_dir: Path | None) -> Non
     extra = ["--state-dir", str(state_dir)] if state_dir else []
     shown = " ".join(["python -m app_code local", verb, "-e", env, *extra])
     console.print(f"[dim]$ {shown}[/]")
-    if subprocess.run([sys.executable, "-m", "app_code", "local", verb, "-e", env, *extra], cwd=ROOT).returncode:
+    if subprocess.run([sys.executable, "-m", "cdk_data_tier.app", "local", verb, "-e", env, *extra],
+                      cwd=ROOT).returncode:
         raise DemoError(f"`{shown}` failed (its error is above)")
 
 
 def _synth(console: Console, env: str) -> None:
-    from app_code.synth import SynthError, summarize, synthesize
+    from cdk_data_tier.app.synth import SynthError, summarize, synthesize
 
     console.print(f"[dim]$ node_modules/.bin/cdk synth --quiet -c env={env}[/]")
     try:
@@ -45,11 +46,11 @@ def _synth(console: Console, env: str) -> None:
 
 
 def demo(env: str, *, keep: bool = False, state_dir: Path | None = None, console: Console | None = None) -> int:
-    from app_code.endpoints import Endpoints, EndpointsError
-    from app_code.errors import BadInput
-    from app_code.metrics import render
-    from app_code.preflight import preflight
-    from app_code.run import WORKLOADS, run_workloads
+    from cdk_data_tier.app.endpoints import Endpoints, EndpointsError
+    from cdk_data_tier.app.errors import BadInput
+    from cdk_data_tier.app.metrics import render
+    from cdk_data_tier.app.preflight import preflight
+    from cdk_data_tier.app.run import WORKLOADS, run_workloads
 
     console = console or Console(width=None if Console().is_terminal else 150)
     state_dir = state_dir.resolve() if state_dir else None

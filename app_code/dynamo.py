@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from app_code.data import Product, products
-from app_code.endpoints import AwsTarget, DynamoEndpoints
-from app_code.metrics import Recorder
-from app_code.retry import Backoff
+from cdk_data_tier.app.data import Product, products
+from cdk_data_tier.app.endpoints import AwsTarget, DynamoEndpoints
+from cdk_data_tier.app.metrics import Recorder
+from cdk_data_tier.app.retry import Backoff
 
 W = "dynamo"
 MAX_ATTEMPTS = 8  # botocore standard mode: jittered backoff on throttling and 5xx, never unbounded

@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from app_code.aws_session import TWIN_CREDENTIALS, isolated_session, no_proxies, user_session
+from cdk_data_tier.app.aws_session import TWIN_CREDENTIALS, isolated_session, no_proxies, user_session
 
 STACK_SUFFIXES = ("Network", "Database", "Dynamo", "Cache")
 DB_ENGINES = ("postgres", "mysql", "aurora-postgresql", "aurora-mysql")

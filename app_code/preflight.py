@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app_code.endpoints import Endpoints, HostPort
-from app_code.errors import BadInput
-from app_code.probe import probe, probe_url
+from cdk_data_tier.app.endpoints import Endpoints, HostPort
+from cdk_data_tier.app.errors import BadInput
+from cdk_data_tier.app.probe import probe, probe_url
 
 ANSWER_TIMEOUT_S = 5
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from urllib.parse import urlsplit
 
-from app_code.errors import BadInput
+from cdk_data_tier.app.errors import BadInput
 
 CONNECT_TIMEOUT_S = 3
 

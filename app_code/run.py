@@ -9,9 +9,9 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 
-from app_code.endpoints import Endpoints, EndpointsError
-from app_code.errors import EXIT_FAILED, EXIT_OK, BadInput
-from app_code.preflight import preflight
+from cdk_data_tier.app.endpoints import Endpoints, EndpointsError
+from cdk_data_tier.app.errors import EXIT_FAILED, EXIT_OK, BadInput
+from cdk_data_tier.app.preflight import preflight
 
 WORKLOADS = ("sql", "dynamo", "cache")
 
@@ -22,8 +22,8 @@ def run_workloads(endpoints: Endpoints, workloads: Sequence[str], *, max_lag: fl
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from app_code.metrics import Recorder
-    from app_code.sql import SqlSettings
+    from cdk_data_tier.app.metrics import Recorder
+    from cdk_data_tier.app.sql import SqlSettings
 
     sql_settings = SqlSettings(max_lag_s=max_lag, ca_bundle=db_ca_bundle or endpoints.aws.ca_bundle)
     cache_ca = cache_ca_bundle or endpoints.aws.ca_bundle
@@ -64,20 +64,20 @@ def _unreachable(exc: BaseException) -> str | None:
 
 
 def _run_sql(endpoints: Endpoints, recorder, track, sql_settings, cache_ca) -> None:
-    from app_code.sql import SqlClient, SqlWorkload
+    from cdk_data_tier.app.sql import SqlClient, SqlWorkload
 
     with SqlClient.from_endpoints(endpoints, sql_settings) as client:
         SqlWorkload(client, recorder, progress=track).run()
 
 
 def _run_dynamo(endpoints: Endpoints, recorder, track, sql_settings, cache_ca) -> None:
-    from app_code.dynamo import DynamoWorkload
+    from cdk_data_tier.app.dynamo import DynamoWorkload
 
     DynamoWorkload(endpoints.dynamo, endpoints.aws, recorder, progress=track).run()
 
 
 def _run_cache(endpoints: Endpoints, recorder, track, sql_settings, cache_ca) -> None:
-    from app_code.cache import run_cache
+    from cdk_data_tier.app.cache import run_cache
 
     run_cache(endpoints, recorder, progress=track, sql_settings=sql_settings, ca_bundle=cache_ca)
 
@@ -88,7 +88,7 @@ RUNNERS = {"sql": _run_sql, "dynamo": _run_dynamo, "cache": _run_cache}
 def run(endpoints: Endpoints, workload: str, *, max_lag: float = 1.0, db_ca_bundle: str | None = None,
         cache_ca_bundle: str | None = None, progress: bool = True) -> int:
     """`run WORKLOAD`: preflight, the workloads, the summary; exit 1 when a check did not verify."""
-    from app_code.metrics import render
+    from cdk_data_tier.app.metrics import render
 
     workloads = WORKLOADS if workload == "all" else (workload,)
     preflight(endpoints, workloads, cache_ca_bundle=cache_ca_bundle)

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
-from app_code.data import Product, products
-from app_code.endpoints import DatabaseEndpoints, Endpoints, EndpointsError, HostPort
-from app_code.metrics import Recorder
-from app_code.rereading import Rereading
-from app_code.retry import Backoff, retry_call
+from cdk_data_tier.app.data import Product, products
+from cdk_data_tier.app.endpoints import DatabaseEndpoints, Endpoints, EndpointsError, HostPort
+from cdk_data_tier.app.metrics import Recorder
+from cdk_data_tier.app.rereading import Rereading
+from cdk_data_tier.app.retry import Backoff, retry_call
 
 T = TypeVar("T")
 W = "sql"

@@ -10,10 +10,10 @@ import dataclasses
 import os
 from pathlib import Path
 
-from app_code.aws_session import ProfileError
-from app_code.endpoints import AwsTarget, Endpoints
-from app_code.errors import BadInput
-from app_code.probe import probe_url
+from cdk_data_tier.app.aws_session import ProfileError
+from cdk_data_tier.app.endpoints import AwsTarget, Endpoints
+from cdk_data_tier.app.errors import BadInput
+from cdk_data_tier.app.probe import probe_url
 
 
 def aws_target(region: str | None, profile: str | None) -> AwsTarget:

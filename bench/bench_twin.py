@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from app_code.local import twin
+from cdk_data_tier.app.local import twin
 
 
 @contextmanager

@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_twin import bench_outputs  # noqa: E402
 from results import BenchResult, Figure  # noqa: E402
 
-from app_code.cache import CacheAuth, connect, get, raw_pipeline, set_ex  # noqa: E402
-from app_code.endpoints import Endpoints  # noqa: E402
+from cdk_data_tier.app.cache import CacheAuth, connect, get, raw_pipeline, set_ex  # noqa: E402
+from cdk_data_tier.app.endpoints import Endpoints  # noqa: E402
 
 TARGET = 0.8
 

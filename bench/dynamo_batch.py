@@ -20,12 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_twin import bench_outputs  # noqa: E402
 from results import BenchResult, Figure  # noqa: E402
 
-from app_code.data import products  # noqa: E402
-from app_code.dynamo import LOAD_OP, DynamoWorkload, ItemMapper, put_loop  # noqa: E402
-from app_code.endpoints import Endpoints  # noqa: E402
-from app_code.local.procs import cpu_seconds, is_running  # noqa: E402
-from app_code.local.state import State  # noqa: E402
-from app_code.metrics import Recorder  # noqa: E402
+from cdk_data_tier.app.data import products  # noqa: E402
+from cdk_data_tier.app.dynamo import LOAD_OP, DynamoWorkload, ItemMapper, put_loop  # noqa: E402
+from cdk_data_tier.app.endpoints import Endpoints  # noqa: E402
+from cdk_data_tier.app.local.procs import cpu_seconds, is_running  # noqa: E402
+from cdk_data_tier.app.local.state import State  # noqa: E402
+from cdk_data_tier.app.metrics import Recorder  # noqa: E402
 
 TARGET = 10.0
 

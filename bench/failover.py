@@ -21,10 +21,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench_twin import throwaway_twin  # noqa: E402
 
-from app_code.drills import cache_failover, db_failover  # noqa: E402
-from app_code.drills.inject import TwinInjector  # noqa: E402
-from app_code.endpoints import Endpoints  # noqa: E402
-from app_code.local import templates  # noqa: E402
+from cdk_data_tier.app.drills import cache_failover, db_failover  # noqa: E402
+from cdk_data_tier.app.drills.inject import TwinInjector  # noqa: E402
+from cdk_data_tier.app.endpoints import Endpoints  # noqa: E402
+from cdk_data_tier.app.local import templates  # noqa: E402
 
 MARGIN_MS = 1000.0
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from results import BenchResult, Figure  # noqa: E402
 
-from app_code.local import templates  # noqa: E402
+from cdk_data_tier.app.local import templates  # noqa: E402
 
 TARGET_S = 15.0
 
@@ -31,7 +31,7 @@ def timed_up(env: str, cdk_out: Path) -> float:
     parent = Path(tempfile.mkdtemp(prefix=f"twin-bench-{env}-"))
     os.chmod(parent, 0o711)
     state = parent / "state"
-    cli = [sys.executable, "-m", "app_code", "local"]
+    cli = [sys.executable, "-m", "cdk_data_tier.app", "local"]
     try:
         started = time.monotonic()
         up = subprocess.run([*cli, "up", "-e", env, "--cdk-out", str(cdk_out), "--state-dir", str(state)],

@@ -40,7 +40,7 @@ def _first_line(cmd: list[str]) -> str:
 
 
 def versions() -> dict[str, str]:
-    from app_code.local import binaries
+    from cdk_data_tier.app.local import binaries
 
     found = {"python": platform.python_version()}
     try:

@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_twin import bench_outputs  # noqa: E402
 from results import BenchResult, Figure  # noqa: E402
 
-from app_code.data import products  # noqa: E402
-from app_code.endpoints import Endpoints  # noqa: E402
-from app_code.sql import COLUMNS, SqlClient, execute, row_of  # noqa: E402
+from cdk_data_tier.app.data import products  # noqa: E402
+from cdk_data_tier.app.endpoints import Endpoints  # noqa: E402
+from cdk_data_tier.app.sql import COLUMNS, SqlClient, execute, row_of  # noqa: E402
 
 TARGET = 0.9
 

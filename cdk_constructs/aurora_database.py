@@ -15,11 +15,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
-from cdk_constructs.alarm_topic import AlarmTopic
-from cdk_constructs.database_alarms import AlarmThresholds, DatabaseAlarms
-from cdk_constructs.database_log_groups import DatabaseLogGroups
-from cdk_constructs.enhanced_monitoring_role import EnhancedMonitoringRole
-from cdk_constructs.replicated_database import (
+from cdk_data_tier.constructs.alarm_topic import AlarmTopic
+from cdk_data_tier.constructs.database_alarms import AlarmThresholds, DatabaseAlarms
+from cdk_data_tier.constructs.database_log_groups import DatabaseLogGroups
+from cdk_data_tier.constructs.enhanced_monitoring_role import EnhancedMonitoringRole
+from cdk_data_tier.constructs.replicated_database import (
     Backups,
     Observability,
     acknowledge_in_backup_plan,

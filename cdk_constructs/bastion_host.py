@@ -6,7 +6,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from cdk_constructs.ssm_instance import SsmInstance
+from cdk_data_tier.constructs.ssm_instance import SsmInstance
 
 
 class BastionHost(Construct):

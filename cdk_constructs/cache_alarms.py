@@ -14,7 +14,7 @@ from aws_cdk import Duration, Fn
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from cdk_constructs.cache_props import CachePropsError, ClusterMode
+from cdk_data_tier.constructs.cache_props import CachePropsError, ClusterMode
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from cdk_constructs.cache_props import CacheEngine, CachePropsError, check_no_dangerous, prefixed_access_string
+from cdk_data_tier.constructs.cache_props import (
+    CacheEngine,
+    CachePropsError,
+    check_no_dangerous,
+    prefixed_access_string,
+)
 
 _USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
 _DEFAULT_ACCESS = "on ~* &* +@all -@dangerous"

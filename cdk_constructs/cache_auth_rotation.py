@@ -21,11 +21,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from cdk_constructs.cfn_resource import cfn_resource
-from cdk_constructs.checkov_skips import skip_checkov
-from cdk_constructs.encrypted_log_group import EncryptedLogGroup
-from cdk_constructs.local_grantee import LocalGrantee
-from cdk_constructs.subnet_selection import select
+from cdk_data_tier.constructs.cfn_resource import cfn_resource
+from cdk_data_tier.constructs.checkov_skips import skip_checkov
+from cdk_data_tier.constructs.encrypted_log_group import EncryptedLogGroup
+from cdk_data_tier.constructs.local_grantee import LocalGrantee
+from cdk_data_tier.constructs.subnet_selection import select
 
 HANDLER_DIR = Path(__file__).parent / "lambdas" / "cache_auth_rotation"
 # ROTATE/SET and ModifyUser wait for the group to apply each change, which takes minutes on AWS.

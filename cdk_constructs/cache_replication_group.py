@@ -22,10 +22,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from cdk_constructs.cache_alarms import CacheAlarmThresholds, node_alarms, node_suffixes
-from cdk_constructs.cache_auth import CacheAuth, generated_secret, rbac_user_group
-from cdk_constructs.cache_auth_rotation import CacheAuthRotation
-from cdk_constructs.cache_props import (
+from cdk_data_tier.constructs.cache_alarms import CacheAlarmThresholds, node_alarms, node_suffixes
+from cdk_data_tier.constructs.cache_auth import CacheAuth, generated_secret, rbac_user_group
+from cdk_data_tier.constructs.cache_auth_rotation import CacheAuthRotation
+from cdk_data_tier.constructs.cache_props import (
     DEFAULT_PORT,
     CacheEngine,
     CacheLogDelivery,
@@ -38,10 +38,10 @@ from cdk_constructs.cache_props import (
     check_topology,
     check_windows,
 )
-from cdk_constructs.checkov_skips import skip_checkov
-from cdk_constructs.encrypted_log_group import EncryptedLogGroup
-from cdk_constructs.log_retention import retention_days
-from cdk_constructs.subnet_selection import ISOLATED, select
+from cdk_data_tier.constructs.checkov_skips import skip_checkov
+from cdk_data_tier.constructs.encrypted_log_group import EncryptedLogGroup
+from cdk_data_tier.constructs.log_retention import retention_days
+from cdk_data_tier.constructs.subnet_selection import ISOLATED, select
 
 DEFAULT_LOG_DELIVERY = CacheLogDelivery()
 DEFAULT_ALARMS = CacheAlarmThresholds()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from constructs import IConstruct
 
-from cdk_constructs.cfn_resource import cfn_resource
+from cdk_data_tier.constructs.cfn_resource import cfn_resource
 
 
 def skip_checkov(construct: IConstruct | None, **reasons: str) -> None:

@@ -13,7 +13,7 @@ from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from cdk_constructs.alarm_topic import AlarmTopic
+from cdk_data_tier.constructs.alarm_topic import AlarmTopic
 
 _GIB = 1024**3
 _MIB = 1024**2

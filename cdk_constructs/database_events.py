@@ -13,7 +13,7 @@ from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_rds as rds
 from constructs import Construct, IConstruct
 
-from cdk_constructs.alarm_topic import AlarmTopic
+from cdk_data_tier.constructs.alarm_topic import AlarmTopic
 
 INSTANCE_CATEGORIES = ("failover", "failure", "low storage", "configuration change")
 # RDS has no "low storage" category for clusters: Aurora's volume grows by itself.

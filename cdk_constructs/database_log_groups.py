@@ -17,7 +17,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_constructs.cfn_resource import cfn_resource
+from cdk_data_tier.constructs.cfn_resource import cfn_resource
 
 
 class DatabaseLogGroups(Construct):

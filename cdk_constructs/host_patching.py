@@ -16,8 +16,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from cdk_constructs.endpoint_policies import ssm_agent_buckets
-from cdk_constructs.nag_ids import nag_rendered
+from cdk_data_tier.constructs.endpoint_policies import ssm_agent_buckets
+from cdk_data_tier.constructs.nag_ids import nag_rendered
 
 _DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 # What SSM Agent calls to run an association and report patch compliance; none takes a resource that this

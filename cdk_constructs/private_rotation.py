@@ -22,7 +22,7 @@ from aws_cdk import aws_sam as sam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from cdk_constructs.encrypted_log_group import EncryptedLogGroup
+from cdk_data_tier.constructs.encrypted_log_group import EncryptedLogGroup
 
 
 class PrivateRotation(Construct):

@@ -20,11 +20,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from constructs import Construct, IConstruct
 
-from cdk_constructs.alarm_topic import AlarmTopic
-from cdk_constructs.checkov_skips import skip_checkov
-from cdk_constructs.database_alarms import AlarmThresholds, DatabaseAlarms
-from cdk_constructs.database_log_groups import DatabaseLogGroups
-from cdk_constructs.enhanced_monitoring_role import EnhancedMonitoringRole
+from cdk_data_tier.constructs.alarm_topic import AlarmTopic
+from cdk_data_tier.constructs.checkov_skips import skip_checkov
+from cdk_data_tier.constructs.database_alarms import AlarmThresholds, DatabaseAlarms
+from cdk_data_tier.constructs.database_log_groups import DatabaseLogGroups
+from cdk_data_tier.constructs.enhanced_monitoring_role import EnhancedMonitoringRole
 
 
 @dataclass(frozen=True)

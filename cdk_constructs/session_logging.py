@@ -20,8 +20,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from cdk_constructs.encrypted_log_group import EncryptedLogGroup
-from cdk_constructs.nag_ids import nag_rendered
+from cdk_data_tier.constructs.encrypted_log_group import EncryptedLogGroup
+from cdk_data_tier.constructs.nag_ids import nag_rendered
 
 DOCUMENT_NAME = "SSM-SessionManagerRunShell"
 

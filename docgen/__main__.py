@@ -16,7 +16,7 @@ DOCS = ROOT / "docs"
 
 
 def assemblies(args: argparse.Namespace) -> dict[str, Path]:
-    from app_code.local.templates import locate
+    from cdk_data_tier.app.local.templates import locate
 
     return {env: locate(env, getattr(args, f"cdk_out_{env}"), echo=lambda m: print(m, file=sys.stderr))
             for env in ENVS}

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from cdk_constructs.cache_props import (
+from cdk_data_tier.constructs.cache_props import (
     ENGINE_DEFAULT_PORT,
     MAX_NODES,
     MAX_SNAPSHOT_RETENTION_DAYS,
@@ -20,7 +20,7 @@ from cdk_constructs.cache_props import (
     check_windows,
     prefixed_access_string,
 )
-from cdk_constructs.log_retention import RETENTION_DAYS
+from cdk_data_tier.constructs.log_retention import RETENTION_DAYS
 
 _NODE_TYPE = re.compile(r"^cache\.[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.(micro|small|medium|large|[0-9]*xlarge)$")
 # HIPAA and NIST 800-53 r5 (ElastiCacheRedisClusterAutomaticBackup) want at least 15 days of snapshots.

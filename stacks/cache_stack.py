@@ -7,16 +7,16 @@ from typing import Any
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from constructs import Construct
 
-from cdk_constructs.alarm_topic import AlarmTopic
-from cdk_constructs.cache_replication_group import (
+from cdk_data_tier.constructs.alarm_topic import AlarmTopic
+from cdk_data_tier.constructs.cache_replication_group import (
     CacheAlarmThresholds,
     CacheAuth,
     CacheLogDelivery,
     CacheReplicationGroup,
 )
-from cdk_constructs.local_grantee import LocalGrantee
-from stacks.config import EnvConfig
-from stacks.network_stack import NetworkStack
+from cdk_data_tier.constructs.local_grantee import LocalGrantee
+from cdk_data_tier.stacks.config import EnvConfig
+from cdk_data_tier.stacks.network_stack import NetworkStack
 
 
 class CacheStack(Stack):

@@ -14,12 +14,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from stacks import schedule_windows
-from stacks.cache_config import CacheConfig
-from stacks.database_config import DatabaseConfig
-from stacks.dynamo_config import DynamoConfig
-from stacks.notifications_config import NotificationsConfig
-from stacks.retention import data_loss_warnings, follow_environment
+from cdk_data_tier.stacks import schedule_windows
+from cdk_data_tier.stacks.cache_config import CacheConfig
+from cdk_data_tier.stacks.database_config import DatabaseConfig
+from cdk_data_tier.stacks.dynamo_config import DynamoConfig
+from cdk_data_tier.stacks.notifications_config import NotificationsConfig
+from cdk_data_tier.stacks.retention import data_loss_warnings, follow_environment
 
 DEFAULT_ENV = "dev"
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 
-from stacks.cache_stack import CacheStack
-from stacks.config import EnvConfig
-from stacks.database_stack import DatabaseStack
-from stacks.dynamo_stack import DynamoStack
-from stacks.network_stack import NetworkStack
+from cdk_data_tier.stacks.cache_stack import CacheStack
+from cdk_data_tier.stacks.config import EnvConfig
+from cdk_data_tier.stacks.database_stack import DatabaseStack
+from cdk_data_tier.stacks.dynamo_stack import DynamoStack
+from cdk_data_tier.stacks.network_stack import NetworkStack
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cdk_constructs.database_engine import FLAVORS, EngineName, known_versions
+from cdk_data_tier.constructs.database_engine import FLAVORS, EngineName, known_versions
 
 # stacks/config.py imports this module, so its DbInstanceClass / LogRetentionDays are restated here.
 _DB_CLASS = r"^db\.[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.(micro|small|medium|large|metal|[0-9]*xlarge)$"

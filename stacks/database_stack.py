@@ -11,26 +11,26 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
-from cdk_constructs.alarm_topic import AlarmTopic
-from cdk_constructs.aurora_database import AuroraDatabase
-from cdk_constructs.backup_plan import BackupPlan
-from cdk_constructs.database_alarms import AlarmThresholds
-from cdk_constructs.database_engine import (
+from cdk_data_tier.constructs.alarm_topic import AlarmTopic
+from cdk_data_tier.constructs.aurora_database import AuroraDatabase
+from cdk_data_tier.constructs.backup_plan import BackupPlan
+from cdk_data_tier.constructs.database_alarms import AlarmThresholds
+from cdk_data_tier.constructs.database_engine import (
     FLAVORS,
     audit_parameters,
     cluster_engine,
     engine_parameters,
     instance_engine,
 )
-from cdk_constructs.database_events import DatabaseEvents
-from cdk_constructs.local_grantee import LocalGrantee
-from cdk_constructs.log_retention import retention_days
-from cdk_constructs.private_rotation import PrivateRotation
-from cdk_constructs.replicated_database import Backups, Observability, ReplicatedDatabase
-from cdk_constructs.secret_access import grant_secret_read
-from stacks.config import EnvConfig
-from stacks.database_config import DatabaseConfig
-from stacks.network_stack import NetworkStack
+from cdk_data_tier.constructs.database_events import DatabaseEvents
+from cdk_data_tier.constructs.local_grantee import LocalGrantee
+from cdk_data_tier.constructs.log_retention import retention_days
+from cdk_data_tier.constructs.private_rotation import PrivateRotation
+from cdk_data_tier.constructs.replicated_database import Backups, Observability, ReplicatedDatabase
+from cdk_data_tier.constructs.secret_access import grant_secret_read
+from cdk_data_tier.stacks.config import EnvConfig
+from cdk_data_tier.stacks.database_config import DatabaseConfig
+from cdk_data_tier.stacks.network_stack import NetworkStack
 
 _REMOVAL = {"destroy": RemovalPolicy.DESTROY, "snapshot": RemovalPolicy.SNAPSHOT}
 

@@ -10,14 +10,14 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from cdk_constructs.alarm_topic import AlarmTopic
-from cdk_constructs.backup_plan import BackupPlan
-from cdk_constructs.data_table import DataTable
-from cdk_constructs.local_grantee import LocalGrantee
-from cdk_constructs.table_alarms import CapacityCeiling, TableAlarms
-from stacks.config import EnvConfig
-from stacks.dynamo_config import AutoscaledCapacity, DynamoConfig, KeyAttribute
-from stacks.network_stack import NetworkStack
+from cdk_data_tier.constructs.alarm_topic import AlarmTopic
+from cdk_data_tier.constructs.backup_plan import BackupPlan
+from cdk_data_tier.constructs.data_table import DataTable
+from cdk_data_tier.constructs.local_grantee import LocalGrantee
+from cdk_data_tier.constructs.table_alarms import CapacityCeiling, TableAlarms
+from cdk_data_tier.stacks.config import EnvConfig
+from cdk_data_tier.stacks.dynamo_config import AutoscaledCapacity, DynamoConfig, KeyAttribute
+from cdk_data_tier.stacks.network_stack import NetworkStack
 
 _TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER, "B": dynamodb.AttributeType.BINARY}
 

@@ -10,16 +10,16 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_constructs.app_host import AppHost
-from cdk_constructs.bastion_host import BastionHost
-from cdk_constructs.cfn_resource import cfn_resource
-from cdk_constructs.checkov_skips import skip_checkov
-from cdk_constructs.encrypted_log_group import EncryptedLogGroup
-from cdk_constructs.endpoint_policies import dynamodb_endpoint_statements, s3_endpoint_statements
-from cdk_constructs.host_patching import HostPatching
-from cdk_constructs.log_retention import retention_days
-from cdk_constructs.session_logging import SessionLogging
-from stacks.config import EnvConfig
+from cdk_data_tier.constructs.app_host import AppHost
+from cdk_data_tier.constructs.bastion_host import BastionHost
+from cdk_data_tier.constructs.cfn_resource import cfn_resource
+from cdk_data_tier.constructs.checkov_skips import skip_checkov
+from cdk_data_tier.constructs.encrypted_log_group import EncryptedLogGroup
+from cdk_data_tier.constructs.endpoint_policies import dynamodb_endpoint_statements, s3_endpoint_statements
+from cdk_data_tier.constructs.host_patching import HostPatching
+from cdk_data_tier.constructs.log_retention import retention_days
+from cdk_data_tier.constructs.session_logging import SessionLogging
+from cdk_data_tier.stacks.config import EnvConfig
 
 
 class NetworkStack(Stack):

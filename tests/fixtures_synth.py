@@ -17,9 +17,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from stacks.compliance import add_compliance_checks
-from stacks.config import EnvConfig, load_config
-from stacks.data_tier import DataTier, build_data_tier
+from cdk_data_tier.stacks.compliance import add_compliance_checks
+from cdk_data_tier.stacks.config import EnvConfig, load_config
+from cdk_data_tier.stacks.data_tier import DataTier, build_data_tier
 
 ROOT = Path(__file__).resolve().parent.parent
 

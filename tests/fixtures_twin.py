@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
-from app_code.local import binaries
-from app_code.local import twin as twin_mod
-from app_code.local.twin import Twin
+from cdk_data_tier.app.local import binaries
+from cdk_data_tier.app.local import twin as twin_mod
+from cdk_data_tier.app.local.twin import Twin
 
 _AURORA = {"multi_az": None, "allocated_storage_gib": None, "max_allocated_storage_gib": None}
 _CAPACITY = {"min": 5, "max": 100, "target_utilization": 60}

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ConfigError, load_environment
+from cdk_data_tier.stacks.config import ConfigError, load_environment
 from tests.fixtures_synth import project_context
 
 TAG = "BAD_INPUT_ROW"
@@ -121,7 +121,7 @@ def table_is_empty(ctx: Ctx) -> None:
 
 def stale_assembly(ctx: Ctx) -> None:
     """dev's cloud assembly copied with its templates dated before the newest source file."""
-    from app_code.local.templates import ROOT, newest_source_file
+    from cdk_data_tier.app.local.templates import ROOT, newest_source_file
 
     shutil.copytree(ctx.values["dev_out"], ctx.tmp / "old")
     for template in (ctx.tmp / "old").glob("*.template.json"):
@@ -139,7 +139,7 @@ def still_there(ctx: Ctx) -> None:
 
 
 def twin_still_up(ctx: Ctx) -> None:
-    from app_code.local import twin as twin_mod
+    from cdk_data_tier.app.local import twin as twin_mod
 
     rows = twin_mod.status("dev", state_dir=ctx.twin.state_dir)
     assert rows and all(r["running"] and r["health"] == "ok" for r in rows), rows
@@ -478,7 +478,7 @@ def _run(row: Row, ctx: Ctx, capsys: pytest.CaptureFixture[str]) -> tuple[int, s
         except ConfigError as err:
             return 1, str(err)  # app.py: print(err, file=sys.stderr); sys.exit(1)
         return 0, ""
-    from app_code.cli import main
+    from cdk_data_tier.app.cli import main
 
     try:
         code = main([ctx.fmt(a) for a in row.argv])

@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from app_code.cost.estimate import Estimate, estimate
-from app_code.cost.render import as_json, as_table
-from app_code.cost.sheet import SHEET, PriceSheet
-from app_code.cost.usage import usage_lines
-from app_code.errors import BadInput
+from cdk_data_tier.app.cost.estimate import Estimate, estimate
+from cdk_data_tier.app.cost.render import as_json, as_table
+from cdk_data_tier.app.cost.sheet import SHEET, PriceSheet
+from cdk_data_tier.app.cost.usage import usage_lines
+from cdk_data_tier.app.errors import BadInput
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,7 @@ def build(env: str, outdir: Path, *, live: bool = False, profile: str | None = N
     source = f"prices as of {sheet.as_of} ({SHEET.relative_to(ROOT)})"
     prices: Any = sheet
     if live:
-        from app_code.cost.live import LivePrices, pricing_client
+        from cdk_data_tier.app.cost.live import LivePrices, pricing_client
 
         prices = LivePrices(sheet, pricing_client(profile))
         source = "instance prices from the AWS Price List API, the rest " + source
@@ -59,8 +59,8 @@ def cost(env: str, *, as_json_output: bool = False, cdk_out: Path | None = None,
     allowed = configured_envs()
     if allowed and env not in allowed:
         raise BadInput(f"env {env!r} is not configured in cdk.json: allowed: {', '.join(allowed)}")
-    from app_code.local.templates import TemplateError, locate
-    from app_code.synth import SynthError
+    from cdk_data_tier.app.local.templates import TemplateError, locate
+    from cdk_data_tier.app.synth import SynthError
 
     try:
         outdir = locate(env, cdk_out, echo=lambda message: print(message, file=sys.stderr))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from app_code.cost.sheet import Price
-from app_code.cost.usage import Usage
+from cdk_data_tier.app.cost.sheet import Price
+from cdk_data_tier.app.cost.usage import Usage
 
 
 class Prices(Protocol):

@@ -10,7 +10,7 @@ import datetime
 import json
 from typing import Any
 
-from app_code.cost.sheet import Price, PriceSheet
+from cdk_data_tier.app.cost.sheet import Price, PriceSheet
 
 PRICING_REGION = "us-east-1"
 _RDS_ENGINES = {"postgres": "PostgreSQL", "mysql": "MySQL", "aurora-postgresql": "Aurora PostgreSQL",

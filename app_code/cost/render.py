@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from app_code.cost.estimate import Estimate
+from cdk_data_tier.app.cost.estimate import Estimate
 
 
 def as_json(est: Estimate) -> str:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from app_code.cost.catalog import NOT_PRICED, category
+from cdk_data_tier.app.cost.catalog import NOT_PRICED, category
 
 Templates = dict[str, dict[str, Any]]  # stack name -> template
 

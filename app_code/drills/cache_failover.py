@@ -20,10 +20,10 @@ from redis.exceptions import BusyLoadingError, ClusterDownError, ReadOnlyError, 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from app_code.cache import CacheAuth, CacheSettings, Client, NotDurable, connect, write
-from app_code.drills.inject import Injector
-from app_code.drills.ledger import Ledger, Report, wait_for
-from app_code.endpoints import Endpoints
+from cdk_data_tier.app.cache import CacheAuth, CacheSettings, Client, NotDurable, connect, write
+from cdk_data_tier.app.drills.inject import Injector
+from cdk_data_tier.app.drills.ledger import Ledger, Report, wait_for
+from cdk_data_tier.app.endpoints import Endpoints
 
 WARMUP_WRITES = 15
 TIMEOUT = 180

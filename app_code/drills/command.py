@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app_code.drills.inject import AwsInjector, Injector, TwinInjector, twin_dir
-from app_code.drills.ledger import Report, render
-from app_code.errors import EXIT_FAILED, EXIT_OK, BadInput
+from cdk_data_tier.app.drills.inject import AwsInjector, Injector, TwinInjector, twin_dir
+from cdk_data_tier.app.drills.ledger import Report, render
+from cdk_data_tier.app.errors import EXIT_FAILED, EXIT_OK, BadInput
 
 DRILLS = ("db-failover", "cache-failover", "replica-lag", "dynamo-throttle")
 DISRUPTIVE = ("db-failover", "cache-failover")
@@ -33,8 +33,8 @@ def confirm(env: str, drill: str, yes: bool) -> None:
 def run(name: str, *, outputs: Path | None, env: str | None, region: str | None, profile: str | None,
         as_json: bool, yes: bool, partition: bool = False, durable: bool = False, shard: int = 1,
         console: Any = None) -> int:
-    from app_code.local.failover import FailoverError
-    from app_code.targets import load_endpoints
+    from cdk_data_tier.app.local.failover import FailoverError
+    from cdk_data_tier.app.targets import load_endpoints
 
     endpoints = load_endpoints(outputs=outputs, env=env, region=region, profile=profile)
     state = twin_dir(outputs)
@@ -61,17 +61,17 @@ def run(name: str, *, outputs: Path | None, env: str | None, region: str | None,
 def _dispatch(name: str, endpoints: Any, injector: Injector, *, partition: bool, durable: bool,
               shard: int) -> Report:
     if name == "db-failover":
-        from app_code.drills import db_failover
+        from cdk_data_tier.app.drills import db_failover
 
         return db_failover.run(endpoints, injector, partition=partition)
     if name == "cache-failover":
-        from app_code.drills import cache_failover
+        from cdk_data_tier.app.drills import cache_failover
 
         return cache_failover.run(endpoints, injector, durable=durable, partition=partition, shard=shard)
     if name == "replica-lag":
-        from app_code.drills import replica_lag
+        from cdk_data_tier.app.drills import replica_lag
 
         return replica_lag.run(endpoints, injector)
-    from app_code.drills import dynamo_throttle
+    from cdk_data_tier.app.drills import dynamo_throttle
 
     return dynamo_throttle.run(endpoints)

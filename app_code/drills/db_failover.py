@@ -14,10 +14,10 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from app_code.drills.inject import Injector
-from app_code.drills.ledger import Ledger, Report, sql_client, wait_for
-from app_code.endpoints import Endpoints
-from app_code.sql import SqlClient, SqlSettings, execute, query
+from cdk_data_tier.app.drills.inject import Injector
+from cdk_data_tier.app.drills.ledger import Ledger, Report, sql_client, wait_for
+from cdk_data_tier.app.endpoints import Endpoints
+from cdk_data_tier.app.sql import SqlClient, SqlSettings, execute, query
 
 WARMUP_WRITES = 10  # acknowledged before the event, and again after it
 TIMEOUT = 180

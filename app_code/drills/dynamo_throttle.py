@@ -19,9 +19,9 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from app_code.drills.ledger import Ledger, Report
-from app_code.dynamo import BATCH, MAX_ATTEMPTS, UNPROCESSED_BACKOFF, ItemMapper, TableShape, write_batch
-from app_code.endpoints import Endpoints
+from cdk_data_tier.app.drills.ledger import Ledger, Report
+from cdk_data_tier.app.dynamo import BATCH, MAX_ATTEMPTS, UNPROCESSED_BACKOFF, ItemMapper, TableShape, write_batch
+from cdk_data_tier.app.endpoints import Endpoints
 
 ITEMS = 100
 THROTTLE_EVERY = 3  # every third request is refused (alternately each error)

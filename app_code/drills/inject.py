@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from app_code.endpoints import AwsTarget, Endpoints
-from app_code.errors import BadInput
+from cdk_data_tier.app.endpoints import AwsTarget, Endpoints
+from cdk_data_tier.app.errors import BadInput
 
 WAIT = {"Delay": 10, "MaxAttempts": 90}  # 15 minutes: RDS and ElastiCache failovers take one to several
 
@@ -59,10 +59,11 @@ class TwinInjector:
         import subprocess
         import sys
 
-        from app_code.local.failover import FailoverError
+        from cdk_data_tier.app.local.failover import FailoverError
+        from cdk_data_tier.app.local.procs import IMPORT_ROOT
 
-        done = subprocess.run([sys.executable, "-m", "app_code.local.failover", args[0], str(self.state_dir),
-                               *args[1:]], capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[2])
+        done = subprocess.run([sys.executable, "-m", "cdk_data_tier.app.local.failover", args[0], str(self.state_dir),
+                               *args[1:]], capture_output=True, text=True, timeout=600, cwd=IMPORT_ROOT)
         if done.returncode == 2:
             raise FailoverError(done.stderr.strip().removeprefix("failover: "))
         if done.returncode != 0:
@@ -73,8 +74,8 @@ class TwinInjector:
         return Event(result["injected"], result["promotion_ms"], result)
 
     def fail_over_database(self, *, partition: bool) -> Event:
-        from app_code.local.failover import FailoverError
-        from app_code.local.state import State
+        from cdk_data_tier.app.local.failover import FailoverError
+        from cdk_data_tier.app.local.state import State
 
         state = State.load(self.state_dir)
         nodes = (state.data.get("postgres") or {}).get("nodes", []) if state else []
@@ -87,12 +88,12 @@ class TwinInjector:
 
     # In this process: a pause is a statement on each replica, and a process start would outlast the lag bound.
     def pause_replay(self) -> list[str]:
-        from app_code.local.failover import pause_replay
+        from cdk_data_tier.app.local.failover import pause_replay
 
         return pause_replay(self.state_dir)
 
     def resume_replay(self) -> list[str]:
-        from app_code.local.failover import resume_replay
+        from cdk_data_tier.app.local.failover import resume_replay
 
         return resume_replay(self.state_dir)
 

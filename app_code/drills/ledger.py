@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from app_code.retry import Backoff, RetriesExhausted, retry_call
+from cdk_data_tier.app.retry import Backoff, RetriesExhausted, retry_call
 
 T = TypeVar("T")
 # Short, capped delays over a long deadline: the client retries through a whole promotion without
@@ -156,7 +156,7 @@ def sql_client(endpoints: Any, settings: Any) -> Any:
     """A SqlClient whose credentials are read once. The workloads' clients read the secret again for every new
     connection (a rotation may have changed it), which puts a Secrets Manager round trip into every reconnect
     of a failover; a drill rotates nothing, and measures the failover alone."""
-    from app_code.sql import Credentials, SqlClient
+    from cdk_data_tier.app.sql import Credentials, SqlClient
 
     db = endpoints.database
     return SqlClient(db, Credentials.from_secret(endpoints.secret(db.secret_arn), db.database_name, db.secret_arn),

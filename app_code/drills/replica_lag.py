@@ -14,11 +14,11 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
-from app_code.drills.db_failover import _counts, _schema
-from app_code.drills.inject import Injector
-from app_code.drills.ledger import Ledger, Report, sql_client
-from app_code.endpoints import Endpoints
-from app_code.sql import SqlClient, SqlSettings, execute, query
+from cdk_data_tier.app.drills.db_failover import _counts, _schema
+from cdk_data_tier.app.drills.inject import Injector
+from cdk_data_tier.app.drills.ledger import Ledger, Report, sql_client
+from cdk_data_tier.app.endpoints import Endpoints
+from cdk_data_tier.app.sql import SqlClient, SqlSettings, execute, query
 
 MAX_LAG_S = 1.0  # the routing bound (the workloads' default): lag up to it is served by the replicas
 PHASE_READS = 20  # reads on the expected target that end a phase

@@ -1,5 +1,5 @@
 import sys
 
-from app_code.local.cli import main
+from cdk_data_tier.app.local.cli import main
 
 sys.exit(main())

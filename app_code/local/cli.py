@@ -16,11 +16,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from app_code.local import twin
-from app_code.local.binaries import MissingBinary
-from app_code.local.procs import StartError
-from app_code.local.state import State, default_state_dir
-from app_code.local.templates import TemplateError
+from cdk_data_tier.app.local import twin
+from cdk_data_tier.app.local.binaries import MissingBinary
+from cdk_data_tier.app.local.procs import StartError
+from cdk_data_tier.app.local.state import State, default_state_dir
+from cdk_data_tier.app.local.templates import TemplateError
 
 FAILURES = (MissingBinary, StartError, TemplateError, twin.TwinError)
 

@@ -11,9 +11,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from app_code.local import binaries
-from app_code.local.procs import run
-from app_code.local.spec import TwinSpec
+from cdk_data_tier.app.local import binaries
+from cdk_data_tier.app.local.procs import run
+from cdk_data_tier.app.local.spec import TwinSpec
 
 # The local engine that is the template's own engine (Aurora is compatible with the open-source engine of its
 # version: a local PostgreSQL 17.9 runs what Aurora PostgreSQL 17.9 runs, MariaDB never is MySQL).

@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app_code.local import ports
-from app_code.local.failover_result import FailoverResult
-from app_code.local.state import TWIN_FILE, State, write_json
+from cdk_data_tier.app.local import ports
+from cdk_data_tier.app.local.failover_result import FailoverResult
+from cdk_data_tier.app.local.state import TWIN_FILE, State, write_json
 
 T = TypeVar("T")
 OPS_LOCK = "failover.lock"
@@ -63,7 +63,7 @@ def fail_over_database(state_dir: Path | str, *, partition_standby_first: bool =
         if _family(state) != "postgres":
             raise FailoverError("database failover is emulated for PostgreSQL templates only (the MySQL twin runs "
                                 "no standby)")
-        from app_code.local import pg_failover  # noqa: PLC0415 - PostgreSQL only
+        from cdk_data_tier.app.local import pg_failover  # noqa: PLC0415 - PostgreSQL only
 
         return _guard(lambda: pg_failover.fail_over(state, partition_standby_first=partition_standby_first,
                                                     partition_hold_s=partition_hold_s))
@@ -73,7 +73,7 @@ def fail_over_cache(state_dir: Path | str, *, shard: int = 1, partition_replicas
                     partition_hold_s: float = 0.3) -> FailoverResult:
     """Kill the primary of `shard` (1-based, ElastiCache's node group 0001 is shard 1) and promote a replica."""
     with _twin(state_dir) as state:
-        from app_code.local import redis_failover  # noqa: PLC0415
+        from cdk_data_tier.app.local import redis_failover  # noqa: PLC0415
 
         return _guard(lambda: redis_failover.fail_over(state, shard=shard,
                                                        partition_replicas_first=partition_replicas_first,
@@ -93,7 +93,7 @@ def resume_replay(state_dir: Path | str, replica: str | None = None) -> list[str
 def _replay(state_dir: Path | str, replica: str | None, *, paused: bool) -> list[str]:
     with _twin(state_dir) as state:
         if _family(state) == "postgres":
-            from app_code.local import pg_failover  # noqa: PLC0415
+            from cdk_data_tier.app.local import pg_failover  # noqa: PLC0415
 
             return _guard(lambda: pg_failover.set_replay(state, paused=paused, replica=replica))
         return _guard(lambda: _mysql_replay(state, paused=paused, replica=replica))

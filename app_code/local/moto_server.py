@@ -13,16 +13,15 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 from botocore.config import Config
 
-from app_code.aws_session import isolated_session, no_proxies
-from app_code.local import ports
-from app_code.local.procs import spawn, start_on_free_port
-from app_code.local.spec import NetworkResource, TableSpec
-from app_code.local.state import State
+from cdk_data_tier.app.aws_session import isolated_session, no_proxies
+from cdk_data_tier.app.local import ports
+from cdk_data_tier.app.local.procs import IMPORT_ROOT, spawn, start_on_free_port
+from cdk_data_tier.app.local.spec import NetworkResource, TableSpec
+from cdk_data_tier.app.local.state import State
 
 READY_TIMEOUT = 30
 
@@ -66,9 +65,9 @@ class MotoTwin:
             # SIGKILL: moto keeps everything in memory, and on SIGTERM its threaded server waits for
             # clients' idle keep-alive connections to close, which can take many seconds.
             # moto_app: moto.server with DynamoDB requests one at a time (its backend is not thread-safe).
-            return spawn("moto", "moto", [sys.executable, "-m", "app_code.local.moto_app", "-H", ports.HOST, "-p",
-                                          str(port)], log=log, port=port, env=env, stop_signal=signal.SIGKILL,
-                         cwd=Path(__file__).resolve().parents[2])  # where app_code is importable from
+            return spawn("moto", "moto", [sys.executable, "-m", "cdk_data_tier.app.local.moto_app", "-H", ports.HOST,
+                                          "-p", str(port)], log=log, port=port, env=env, stop_signal=signal.SIGKILL,
+                         cwd=IMPORT_ROOT)
 
         start_on_free_port(pick_port=ports.free_port, start=start, record=self.state.add_proc,
                            ready=lambda: http_ok(f"{self.endpoint_url}/moto-api/"), log=log, what="moto server",

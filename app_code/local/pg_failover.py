@@ -26,10 +26,10 @@ from typing import Any
 
 import psycopg
 
-from app_code.local.failover_result import Clock, FailoverResult
-from app_code.local.postgres import WRITER_FRONTEND, PgNode, PostgresTwin
-from app_code.local.procs import StartError, kill, run, wait_until
-from app_code.local.state import State
+from cdk_data_tier.app.local.failover_result import Clock, FailoverResult
+from cdk_data_tier.app.local.postgres import WRITER_FRONTEND, PgNode, PostgresTwin
+from cdk_data_tier.app.local.procs import StartError, kill, run, wait_until
+from cdk_data_tier.app.local.state import State
 
 TIMEOUT = 60
 AHEAD_TIMEOUT = 5

@@ -28,13 +28,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from app_code.local import ports, runas
-from app_code.local.binaries import postgres_bindir
-from app_code.local.procs import StartError, log_tail, run, spawn, start_on_free_port, wait_until
-from app_code.local.proxy import Frontend, Proxy
-from app_code.local.spec import DatabaseSpec
-from app_code.local.state import State
-from app_code.local.tls import TlsFiles
+from cdk_data_tier.app.local import ports, runas
+from cdk_data_tier.app.local.binaries import postgres_bindir
+from cdk_data_tier.app.local.procs import StartError, log_tail, run, spawn, start_on_free_port, wait_until
+from cdk_data_tier.app.local.proxy import Frontend, Proxy
+from cdk_data_tier.app.local.spec import DatabaseSpec
+from cdk_data_tier.app.local.state import State
+from cdk_data_tier.app.local.tls import TlsFiles
 
 READY_TIMEOUT = 30
 CONF = """

@@ -18,7 +18,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app_code.local import ports
+import cdk_data_tier
+from cdk_data_tier.app.local import ports
+
+# Where `cdk_data_tier` is importable from (the repository or site-packages): the working directory of the
+# twin's own `python -m cdk_data_tier...` children.
+IMPORT_ROOT = Path(cdk_data_tier.__file__ or ".").resolve().parent.parent
 
 T = TypeVar("T")
 POLL_INTERVAL = 0.05

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app_code.local import ports
-from app_code.local.binaries import haproxy
-from app_code.local.procs import StartError, spawn, wait_until
-from app_code.local.state import State
+from cdk_data_tier.app.local import ports
+from cdk_data_tier.app.local.binaries import haproxy
+from cdk_data_tier.app.local.procs import StartError, spawn, wait_until
+from cdk_data_tier.app.local.state import State
 
 READY_TIMEOUT = 20
 # A refused connect is retried every CONNECT_TIMEOUT_MS, up to RETRIES times: a connection made during a

@@ -23,10 +23,10 @@ from typing import Any
 import redis
 from redis.crc import key_slot
 
-from app_code.local.failover_result import Clock, FailoverResult
-from app_code.local.procs import StartError, kill, wait_until
-from app_code.local.redis_nodes import PRIMARY_FRONTEND, READER_FRONTEND, SLOTS, RedisNode, RedisTwin
-from app_code.local.state import State
+from cdk_data_tier.app.local.failover_result import Clock, FailoverResult
+from cdk_data_tier.app.local.procs import StartError, kill, wait_until
+from cdk_data_tier.app.local.redis_nodes import PRIMARY_FRONTEND, READER_FRONTEND, SLOTS, RedisNode, RedisTwin
+from cdk_data_tier.app.local.state import State
 
 TIMEOUT = 60
 AHEAD_TIMEOUT = 5
@@ -147,7 +147,7 @@ def _key_in_shard(shard: int, shards: int) -> str:
 
 def _writable(cache: RedisTwin, port: int, key: str) -> bool:
     user, password = cache.credentials
-    from app_code.local.redis_nodes import client  # noqa: PLC0415
+    from cdk_data_tier.app.local.redis_nodes import client  # noqa: PLC0415
 
     conn = client(port, tls=cache.spec.tls, ca=cache.tls.ca, username=user, password=password, timeout=2)
     try:

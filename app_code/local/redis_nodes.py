@@ -22,13 +22,13 @@ from typing import Any
 
 import redis
 
-from app_code.local import ports
-from app_code.local.binaries import redis_server
-from app_code.local.procs import spawn, start_on_free_port, wait_until
-from app_code.local.proxy import Frontend, Proxy
-from app_code.local.spec import CacheSpec, CacheUser
-from app_code.local.state import State
-from app_code.local.tls import TlsFiles
+from cdk_data_tier.app.local import ports
+from cdk_data_tier.app.local.binaries import redis_server
+from cdk_data_tier.app.local.procs import spawn, start_on_free_port, wait_until
+from cdk_data_tier.app.local.proxy import Frontend, Proxy
+from cdk_data_tier.app.local.spec import CacheSpec, CacheUser
+from cdk_data_tier.app.local.state import State
+from cdk_data_tier.app.local.tls import TlsFiles
 
 READY_TIMEOUT = 20
 SLOTS = 16384

@@ -13,8 +13,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from app_code.local.procs import StartError
-from app_code.local.state import State
+from cdk_data_tier.app.local.procs import StartError
+from cdk_data_tier.app.local.state import State
 
 
 def run_user(*preferred: str) -> str | None:

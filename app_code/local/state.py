@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from app_code.local.procs import ProcRecord
+from cdk_data_tier.app.local.procs import ProcRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE_FILE = "state.json"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from app_code.local.spec import (
+from cdk_data_tier.app.local.spec import (
     CacheSpec,
     CacheUser,
     DatabaseSpec,
@@ -24,7 +24,7 @@ from app_code.local.spec import (
     TableSpec,
     TwinSpec,
 )
-from app_code.local.state import ROOT
+from cdk_data_tier.app.local.state import ROOT
 
 SOURCES = ("app.py", "cdk.json", "cdk.context.json", "stacks", "cdk_constructs")
 DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306}
@@ -102,7 +102,7 @@ def locate(env: str, cdk_out: Path | None = None, *, echo: Callable[[str], None]
         found = stack_templates(candidate, env)
         if found and all(p.stat().st_mtime >= newest for p in found.values()):
             return candidate
-    from app_code.synth import synthesize  # noqa: PLC0415 - only when a synth is needed
+    from cdk_data_tier.app.synth import synthesize  # noqa: PLC0415 - only when a synth is needed
 
     target = ROOT / f"cdk.out.{env}"
     echo(f"templates of {env} missing or older than the sources: cdk synth -c env={env} -o {target.name}")

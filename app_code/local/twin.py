@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app_code.aws_session import TWIN_CREDENTIALS
-from app_code.endpoints import AwsTarget
-from app_code.local import binaries, engines, ports, templates
-from app_code.local.moto_server import MotoTwin, http_ok
-from app_code.local.outputs import Physical, Resolver
-from app_code.local.postgres import PostgresTwin
-from app_code.local.procs import is_running, stop
-from app_code.local.redis_nodes import RedisTwin
-from app_code.local.spec import DatabaseSpec, SecretSpec, TwinSpec
-from app_code.local.state import OUTPUTS_FILE, STATE_FILE, TWIN_FILE, State, default_state_dir, write_json
-from app_code.local.tls import make_tls
+from cdk_data_tier.app.aws_session import TWIN_CREDENTIALS
+from cdk_data_tier.app.endpoints import AwsTarget
+from cdk_data_tier.app.local import binaries, engines, ports, templates
+from cdk_data_tier.app.local.moto_server import MotoTwin, http_ok
+from cdk_data_tier.app.local.outputs import Physical, Resolver
+from cdk_data_tier.app.local.postgres import PostgresTwin
+from cdk_data_tier.app.local.procs import is_running, stop
+from cdk_data_tier.app.local.redis_nodes import RedisTwin
+from cdk_data_tier.app.local.spec import DatabaseSpec, SecretSpec, TwinSpec
+from cdk_data_tier.app.local.state import OUTPUTS_FILE, STATE_FILE, TWIN_FILE, State, default_state_dir, write_json
+from cdk_data_tier.app.local.tls import make_tls
 
 Echo = Callable[[str], None]
 LOCK_FILE = "lock"
@@ -236,7 +236,7 @@ def _build(state: State, spec: TwinSpec, echo: Echo) -> Twin:
 def _database(state: State, spec: DatabaseSpec, password: str, tls: Any) -> Any:
     if spec.family == "postgres":
         return PostgresTwin(state, spec, password, tls)
-    from app_code.local.mariadb import MariaDbTwin  # noqa: PLC0415 - only MySQL templates need it
+    from cdk_data_tier.app.local.mariadb import MariaDbTwin  # noqa: PLC0415 - only MySQL templates need it
 
     return MariaDbTwin(state, spec, password, tls)
 
@@ -411,7 +411,7 @@ def status(env: str = "dev", *, state_dir: Path | None = None) -> list[dict[str,
 
 
 def _probe_proxy(state: State, name: str) -> dict[str, Any]:
-    from app_code.local.proxy import Proxy, command  # noqa: PLC0415
+    from cdk_data_tier.app.local.proxy import Proxy, command  # noqa: PLC0415
 
     proxy = Proxy.load(state, name)
     try:
@@ -428,19 +428,19 @@ def _probe(kind: str, port: int | None, comp: dict[str, Any], creds: dict[str, A
     if kind == "moto":
         return {"health": "ok" if http_ok(f"http://{ports.HOST}:{port}/moto-api/") else "unhealthy"}
     if kind == "postgres":
-        from app_code.local.postgres import describe  # noqa: PLC0415
+        from cdk_data_tier.app.local.postgres import describe  # noqa: PLC0415
 
         db = creds.get("database", {})
         conninfo = (f"host={ports.HOST} port={port} user={db.get('username')} password={db.get('password')} "
                     f"dbname=postgres sslmode=verify-full sslrootcert={info.get('ca_bundle')} connect_timeout=3")
         return {"health": "ok", **_strip_role(describe(conninfo))}
     if kind == "mysql":
-        from app_code.local.mariadb import describe as describe_mysql  # noqa: PLC0415
+        from cdk_data_tier.app.local.mariadb import describe as describe_mysql  # noqa: PLC0415
 
         db = creds.get("database", {})
         return {"health": "ok", **_strip_role(describe_mysql(port, db, info.get("ca_bundle")))}
     if kind == "redis":
-        from app_code.local import redis_nodes  # noqa: PLC0415
+        from cdk_data_tier.app.local import redis_nodes  # noqa: PLC0415
 
         conn = redis_nodes.client(port, tls=bool(comp.get("tls")), ca=info.get("ca_bundle"),
                                   username=creds.get("cache", {}).get("username"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app_code.endpoints import Endpoints
+from cdk_data_tier.app.endpoints import Endpoints
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from app_code.endpoints import AwsTarget, Endpoints
-from app_code.errors import EXIT_FAILED, EXIT_OK
+from cdk_data_tier.app.endpoints import AwsTarget, Endpoints
+from cdk_data_tier.app.errors import EXIT_FAILED, EXIT_OK
 
 
 def teardown_check(env: str, aws: AwsTarget, console: Console | None = None) -> int:
-    from app_code.ops.teardown import teardown_report
+    from cdk_data_tier.app.ops.teardown import teardown_report
 
     left = teardown_report(env, aws)
     console = console or Console()
@@ -27,7 +27,7 @@ def teardown_check(env: str, aws: AwsTarget, console: Console | None = None) -> 
 
 
 def backup(endpoints: Endpoints, console: Console | None = None) -> int:
-    from app_code.ops.backup import backup as make_backups
+    from cdk_data_tier.app.ops.backup import backup as make_backups
 
     for made in make_backups(endpoints):
         (console or Console()).print(f"{made.what}: {made.id} ({made.detail})")
@@ -35,7 +35,7 @@ def backup(endpoints: Endpoints, console: Console | None = None) -> int:
 
 
 def restore_table(endpoints: Endpoints, target: str, console: Console | None = None) -> int:
-    from app_code.ops.restore import restore_table_to_latest
+    from cdk_data_tier.app.ops.restore import restore_table_to_latest
 
     table = restore_table_to_latest(endpoints, target)
     (console or Console()).print(f"restored into {table['TableName']}: {table.get('ItemCount', '?')} items, "

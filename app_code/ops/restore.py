@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from app_code.endpoints import Endpoints
+from cdk_data_tier.app.endpoints import Endpoints
 
 
 def restore_table_to_latest(endpoints: Endpoints, target: str, *, timeout: float = 600) -> dict:

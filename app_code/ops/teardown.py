@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app_code.endpoints import STACK_SUFFIXES, AwsTarget
+from cdk_data_tier.app.endpoints import STACK_SUFFIXES, AwsTarget
 
 
 @dataclass(frozen=True)

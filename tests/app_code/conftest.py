@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from app_code.endpoints import AwsTarget
+from cdk_data_tier.app.endpoints import AwsTarget
 
 REGION = "us-east-1"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from app_code.endpoints import AwsTarget, Endpoints
+from cdk_data_tier.app.endpoints import AwsTarget, Endpoints
 from tests.app_code.conftest import REGION
 from tests.fixtures_twin import reachable_state_dir
 

@@ -11,9 +11,18 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
-from app_code.cache import CacheAuth, CacheSettings, CacheWorkload, connect, get, raw_pipeline, run_cache, set_ex
-from app_code.endpoints import Endpoints
-from app_code.metrics import Recorder
+from cdk_data_tier.app.cache import (
+    CacheAuth,
+    CacheSettings,
+    CacheWorkload,
+    connect,
+    get,
+    raw_pipeline,
+    run_cache,
+    set_ex,
+)
+from cdk_data_tier.app.endpoints import Endpoints
+from cdk_data_tier.app.metrics import Recorder
 
 pytestmark = pytest.mark.engines
 SMALL = CacheSettings(keys=50, bulk_keys=5_000, bulk_batch=500, messages=100, stream_entries=60, aside_reads=500)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app_code.cli import main
+from cdk_data_tier.app.cli import main
 from tests.app_code.conftest import cdk_outputs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,7 +129,7 @@ def test_a_verification_mismatch_exits_non_zero(twin, tmp_path):
 
 @pytest.mark.engines
 def test_a_database_behind_a_foreign_ca_is_exit_2_in_one_line(twin, tmp_path):
-    from app_code.local.tls import make_tls
+    from cdk_data_tier.app.local.tls import make_tls
 
     other = make_tls(tmp_path / "other", "stranger")
     result = cli("run", "sql", "--outputs", str(twin.outputs_file), "--db-ca-bundle", str(other.ca))  # bars on
@@ -152,7 +152,7 @@ def test_run_with_env_reads_describe_stacks_and_runs_on_real_engines(twin):
     """The --env path: the same outputs published as CloudFormation stacks (in the twin's moto) are enough."""
     import uuid
 
-    from app_code.endpoints import TWIN_CREDENTIALS, AwsTarget
+    from cdk_data_tier.app.endpoints import TWIN_CREDENTIALS, AwsTarget
 
     env = f"cfn{uuid.uuid4().hex[:6]}"
     aws = AwsTarget(region=twin.region, endpoint_url=twin.aws_endpoint_url, static_credentials=TWIN_CREDENTIALS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 
-from app_code.data import Product, make_products, products
+from cdk_data_tier.app.data import Product, make_products, products
 
 
 def test_the_shipped_file_is_what_the_generator_makes():

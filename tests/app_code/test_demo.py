@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app_code import demo as demo_mod
-from app_code.demo import DemoError, demo
+from cdk_data_tier.app import demo as demo_mod
+from cdk_data_tier.app.demo import DemoError, demo
 
 
 @pytest.fixture

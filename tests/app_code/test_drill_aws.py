@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from app_code.cli import main
-from app_code.drills.inject import AwsInjector
-from app_code.endpoints import AwsTarget, Endpoints
+from cdk_data_tier.app.cli import main
+from cdk_data_tier.app.drills.inject import AwsInjector
+from cdk_data_tier.app.endpoints import AwsTarget, Endpoints
 from tests.app_code.conftest import cdk_outputs
 
 FAST = {"Delay": 1, "MaxAttempts": 30}  # moto's instances are available at once: no need to poll slowly
@@ -131,7 +131,7 @@ class _no_raise:
 
 
 def test_a_missing_haproxy_is_one_error_naming_the_package(monkeypatch):
-    from app_code.local.binaries import MissingBinary, haproxy
+    from cdk_data_tier.app.local.binaries import MissingBinary, haproxy
 
     monkeypatch.setenv("TWIN_HAPROXY", "/nonexistent/haproxy")
     with pytest.raises(MissingBinary, match=r"haproxy not found \(TWIN_HAPROXY=/nonexistent/haproxy\); install "

@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 
-from app_code.data import products
-from app_code.dynamo import DynamoError, DynamoWorkload, ItemMapper, TableShape, put_loop
-from app_code.endpoints import DynamoEndpoints
-from app_code.metrics import Recorder
+from cdk_data_tier.app.data import products
+from cdk_data_tier.app.dynamo import DynamoError, DynamoWorkload, ItemMapper, TableShape, put_loop
+from cdk_data_tier.app.endpoints import DynamoEndpoints
+from cdk_data_tier.app.metrics import Recorder
 
 
 def _index(name, hash_, range_=None, projection="ALL"):
@@ -137,8 +137,8 @@ class WithholdingClient:
 
 
 def test_unprocessed_items_are_resent_with_a_bound(aws):
-    from app_code.dynamo import DynamoError, write_batch
-    from app_code.retry import Backoff
+    from cdk_data_tier.app.dynamo import DynamoError, write_batch
+    from cdk_data_tier.app.retry import Backoff
 
     endpoints = make_table(aws, gsis=(), lsis=())
     workload = DynamoWorkload(endpoints, aws, Recorder())

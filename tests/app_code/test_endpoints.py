@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from app_code.endpoints import Endpoints, EndpointsError, HostPort
+from cdk_data_tier.app.endpoints import Endpoints, EndpointsError, HostPort
 from tests.app_code.conftest import REGION, cdk_outputs
 
 
@@ -143,7 +143,7 @@ def test_describe_stacks_errors_name_the_stack_and_the_key(aws):
 def test_describe_stacks_honours_aws_endpoint_url(moto_url, monkeypatch):
     env = f"t{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    from app_code.endpoints import AwsTarget
+    from cdk_data_tier.app.endpoints import AwsTarget
 
     _create_stack(AwsTarget(region=REGION, endpoint_url=moto_url), f"{env}-Network",
                   cdk_outputs(env)[f"{env}-Network"])

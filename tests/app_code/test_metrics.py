@@ -7,7 +7,7 @@ import math
 
 from rich.console import Console
 
-from app_code.metrics import Recorder, percentile, render
+from cdk_data_tier.app.metrics import Recorder, percentile, render
 
 
 def test_percentiles_are_observed_values():

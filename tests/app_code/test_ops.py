@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import uuid
 
-from app_code.cli import main
-from app_code.endpoints import Endpoints
-from app_code.ops.backup import backup
-from app_code.ops.restore import restore_table_to_latest
-from app_code.ops.teardown import teardown_report
+from cdk_data_tier.app.cli import main
+from cdk_data_tier.app.endpoints import Endpoints
+from cdk_data_tier.app.ops.backup import backup
+from cdk_data_tier.app.ops.restore import restore_table_to_latest
+from cdk_data_tier.app.ops.teardown import teardown_report
 from tests.app_code.conftest import REGION, cdk_outputs
 
 STACK_TAG = "aws:cloudformation:stack-name"
@@ -35,7 +35,7 @@ def test_the_cli_exit_code_says_whether_anything_is_left(moto_url, monkeypatch):
     env = f"t{uuid.uuid4().hex[:6]}"
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     assert main(["ops", "teardown-check", "--env", env, "--region", REGION]) == 0
-    from app_code.endpoints import AwsTarget
+    from cdk_data_tier.app.endpoints import AwsTarget
 
     AwsTarget(region=REGION, endpoint_url=moto_url).client("secretsmanager").create_secret(
         Name=f"{env}-db", SecretString="{}", Tags=[{"Key": STACK_TAG, "Value": f"{env}-Database"}])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app_code.retry import Backoff, RetriesExhausted, retry_call
+from cdk_data_tier.app.retry import Backoff, RetriesExhausted, retry_call
 
 
 class Flaky(Exception):

@@ -7,10 +7,10 @@ import time
 import psycopg
 import pytest
 
-from app_code.endpoints import Endpoints, HostPort
-from app_code.metrics import Recorder
-from app_code.retry import Backoff, RetriesExhausted
-from app_code.sql import Credentials, SqlClient, SqlSettings, SqlWorkload, Unreachable, execute, query
+from cdk_data_tier.app.endpoints import Endpoints, HostPort
+from cdk_data_tier.app.metrics import Recorder
+from cdk_data_tier.app.retry import Backoff, RetriesExhausted
+from cdk_data_tier.app.sql import Credentials, SqlClient, SqlSettings, SqlWorkload, Unreachable, execute, query
 
 pytestmark = pytest.mark.engines
 
@@ -71,7 +71,7 @@ def test_connections_are_tls_verified_against_the_ca(endpoints, creds):
 
 
 def test_a_certificate_from_another_ca_is_refused(endpoints, creds, tmp_path):
-    from app_code.local.tls import make_tls
+    from cdk_data_tier.app.local.tls import make_tls
 
     other = make_tls(tmp_path / "other", "stranger")
     settings = SqlSettings(ca_bundle=str(other.ca), connect_timeout=2)
@@ -175,7 +175,7 @@ def test_retries_stop_at_their_bound(endpoints, creds):
 def test_an_unreachable_database_is_one_clear_error(endpoints, creds):
     import socket
 
-    from app_code.endpoints import DatabaseEndpoints
+    from cdk_data_tier.app.endpoints import DatabaseEndpoints
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from app_code.endpoints import Endpoints
-from app_code.metrics import Recorder
-from app_code.sql import SqlClient, SqlWorkload, query
+from cdk_data_tier.app.endpoints import Endpoints
+from cdk_data_tier.app.metrics import Recorder
+from cdk_data_tier.app.sql import SqlClient, SqlWorkload, query
 
 pytestmark = pytest.mark.engines
 

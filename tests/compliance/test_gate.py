@@ -17,7 +17,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_logs as logs
 
-from stacks.compliance import add_compliance_checks
+from cdk_data_tier.stacks.compliance import add_compliance_checks
 from tests.fixtures_synth import Synthesized
 
 BIN = Path(sys.executable).parent

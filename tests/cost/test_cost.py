@@ -11,12 +11,12 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from app_code.cli import main
-from app_code.cost.catalog import FREE, NOT_PRICED, PRICED, category
-from app_code.cost.command import build, configured_envs
-from app_code.cost.live import LivePrices, on_demand_usd, query
-from app_code.cost.render import as_json, as_table
-from app_code.cost.sheet import PriceSheet, load
+from cdk_data_tier.app.cli import main
+from cdk_data_tier.app.cost.catalog import FREE, NOT_PRICED, PRICED, category
+from cdk_data_tier.app.cost.command import build, configured_envs
+from cdk_data_tier.app.cost.live import LivePrices, on_demand_usd, query
+from cdk_data_tier.app.cost.render import as_json, as_table
+from cdk_data_tier.app.cost.sheet import PriceSheet, load
 
 
 def _types(synthesized) -> set[str]:
@@ -34,7 +34,7 @@ def test_the_categories_do_not_overlap():
 
 
 def test_an_unknown_type_is_a_not_priced_row(dev):
-    from app_code.cost.usage import usage_lines
+    from cdk_data_tier.app.cost.usage import usage_lines
 
     templates = {"dev-X": {"Resources": {"ThingABCDEF12": {"Type": "AWS::New::Thing", "Properties": {}}}}}
     (line,) = usage_lines(templates, load()["assumptions"])
@@ -144,7 +144,7 @@ def test_on_demand_usd_skips_zero_dimensions():
 
 
 def test_table_renders_to_a_stream(dev):
-    from app_code.cost.command import cost
+    from cdk_data_tier.app.cost.command import cost
 
     out = io.StringIO()
     assert cost("dev", cdk_out=dev.outdir, out=out) == 0

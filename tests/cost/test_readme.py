@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app_code.cost.command import build
+from cdk_data_tier.app.cost.command import build
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

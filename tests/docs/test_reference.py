@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from cdk_data_tier.stacks.config import EnvConfig
 from docgen.reference import render
-from stacks.config import EnvConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app_code.local import twin as twin_mod
-from app_code.local.twin import Twin
+from cdk_data_tier.app.local import twin as twin_mod
+from cdk_data_tier.app.local.twin import Twin
 from tests.fixtures_twin import reachable_state_dir
 
 

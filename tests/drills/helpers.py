@@ -7,8 +7,8 @@ from typing import Any
 
 import psycopg
 
-from app_code.local.state import State
-from app_code.local.twin import Twin
+from cdk_data_tier.app.local.state import State
+from cdk_data_tier.app.local.twin import Twin
 
 
 def writer_admin(twin: Twin) -> psycopg.Connection:
@@ -22,7 +22,7 @@ def writer_admin(twin: Twin) -> psycopg.Connection:
 def drill_json(twin: Twin, capsys: Any, *args: str) -> tuple[int, dict[str, Any], str]:
     """`python -m app_code drill ... --json` (its main, in this process): (exit code, the one JSON object on
     stdout, stderr)."""
-    from app_code.cli import main
+    from cdk_data_tier.app.cli import main
 
     rc = main(["drill", *args, "--outputs", str(twin.state_dir), "--json"])
     out, err = capsys.readouterr()

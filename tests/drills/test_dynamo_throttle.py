@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app_code.drills import dynamo_throttle
-from app_code.endpoints import Endpoints
+from cdk_data_tier.app.drills import dynamo_throttle
+from cdk_data_tier.app.endpoints import Endpoints
 
 pytestmark = pytest.mark.engines
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from app_code.cli import main
-from app_code.drills import cache_failover, db_failover
-from app_code.drills.inject import TwinInjector
-from app_code.endpoints import Endpoints
-from app_code.local import twin as twin_mod
+from cdk_data_tier.app.cli import main
+from cdk_data_tier.app.drills import cache_failover, db_failover
+from cdk_data_tier.app.drills.inject import TwinInjector
+from cdk_data_tier.app.endpoints import Endpoints
+from cdk_data_tier.app.local import twin as twin_mod
 
 pytestmark = pytest.mark.engines
 

@@ -11,10 +11,10 @@ import json
 
 import pytest
 
-from app_code.drills import cache_failover, db_failover
-from app_code.drills.inject import TwinInjector
-from app_code.endpoints import Endpoints
-from app_code.local import twin as twin_mod
+from cdk_data_tier.app.drills import cache_failover, db_failover
+from cdk_data_tier.app.drills.inject import TwinInjector
+from cdk_data_tier.app.endpoints import Endpoints
+from cdk_data_tier.app.local import twin as twin_mod
 from tests.drills.helpers import drill_json, writer_admin
 
 pytestmark = pytest.mark.engines

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app_code.drills import replica_lag
-from app_code.drills.inject import TwinInjector
-from app_code.endpoints import Endpoints
+from cdk_data_tier.app.drills import replica_lag
+from cdk_data_tier.app.drills.inject import TwinInjector
+from cdk_data_tier.app.endpoints import Endpoints
 
 pytestmark = pytest.mark.engines
 

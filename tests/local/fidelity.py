@@ -16,7 +16,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from app_code.local.twin import Twin
+from cdk_data_tier.app.local.twin import Twin
 
 INTERNAL = ("ExportsOutput", "PublishOutput")
 TRUE = (True, "true", 1, "1")

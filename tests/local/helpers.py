@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from app_code.local.templates import stack_templates
+from cdk_data_tier.app.local.templates import stack_templates
 
 Templates = dict[str, dict[str, Any]]
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from app_code.local.cli import register
+from cdk_data_tier.app.local.cli import register
 from tests.fixtures_synth import Synthesized
 from tests.local.helpers import assembly
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(*args: str, module: str = "app_code.local", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, module: str = "cdk_data_tier.app.local", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=120, env={**os.environ, "COLUMNS": "200", **(env or {})})
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app_code.local import binaries, engines
-from app_code.local.twin import Twin
+from cdk_data_tier.app.local import binaries, engines
+from cdk_data_tier.app.local.twin import Twin
 from tests.fixtures_synth import Synthesized
 
 ROOT = Path(__file__).resolve().parents[2]

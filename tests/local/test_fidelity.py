@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from app_code.local.templates import stack_templates
-from app_code.local.twin import Twin
+from cdk_data_tier.app.local.templates import stack_templates
+from cdk_data_tier.app.local.twin import Twin
 from tests.fixtures_twin import TWINS, env_of
 from tests.local.fidelity import differences, drift, expected, observed
 

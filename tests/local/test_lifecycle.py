@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from app_code.local import moto_server, postgres, proxy, redis_nodes, twin
-from app_code.local.binaries import MissingBinary
-from app_code.local.ports import in_use
-from app_code.local.procs import ProcRecord, StartError, is_running, starttime
-from app_code.local.state import State
+from cdk_data_tier.app.local import moto_server, postgres, proxy, redis_nodes, twin
+from cdk_data_tier.app.local.binaries import MissingBinary
+from cdk_data_tier.app.local.ports import in_use
+from cdk_data_tier.app.local.procs import ProcRecord, StartError, is_running, starttime
+from cdk_data_tier.app.local.state import State
 from tests.fixtures_synth import Synthesized
 from tests.local.helpers import assembly
 

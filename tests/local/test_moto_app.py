@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from app_code.local.moto_app import OneDynamoRequestAtATime
+from cdk_data_tier.app.local.moto_app import OneDynamoRequestAtATime
 
 
 class Overlap:

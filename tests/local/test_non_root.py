@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from app_code.local import postgres
-from app_code.local.procs import is_running, stop
-from app_code.local.spec import DatabaseSpec
-from app_code.local.state import State
-from app_code.local.tls import make_tls
+from cdk_data_tier.app.local import postgres
+from cdk_data_tier.app.local.procs import is_running, stop
+from cdk_data_tier.app.local.spec import DatabaseSpec
+from cdk_data_tier.app.local.state import State
+from cdk_data_tier.app.local.tls import make_tls
 
 pytestmark = [pytest.mark.engines,
               pytest.mark.skipif(os.geteuid() != 0, reason="as a normal user, every twin test runs this path")]

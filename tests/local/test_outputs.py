@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app_code.local.outputs import Physical, Resolver, contract_keys
+from cdk_data_tier.app.local.outputs import Physical, Resolver, contract_keys
 
 
 def resolver(outputs: dict[str, Any], physical: dict[tuple[str, str], Physical] | None = None,

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from app_code.local.procs import cpu_seconds, starttime, stat_fields
+from cdk_data_tier.app.local.procs import cpu_seconds, starttime, stat_fields
 
 
 def test_cpu_seconds_grows_while_a_process_works_and_is_none_once_it_is_gone() -> None:

@@ -20,15 +20,15 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from app_code.cache import CacheSettings, run_cache
-from app_code.data import products
-from app_code.dynamo import DynamoWorkload
-from app_code.endpoints import Endpoints
-from app_code.local import cli as local_cli
-from app_code.local import twin as twin_mod
-from app_code.local.twin import Twin
-from app_code.metrics import Recorder
-from app_code.sql import SqlClient, SqlWorkload
+from cdk_data_tier.app.cache import CacheSettings, run_cache
+from cdk_data_tier.app.data import products
+from cdk_data_tier.app.dynamo import DynamoWorkload
+from cdk_data_tier.app.endpoints import Endpoints
+from cdk_data_tier.app.local import cli as local_cli
+from cdk_data_tier.app.local import twin as twin_mod
+from cdk_data_tier.app.local.twin import Twin
+from cdk_data_tier.app.metrics import Recorder
+from cdk_data_tier.app.sql import SqlClient, SqlWorkload
 from tests.fixtures_twin import SHAPES, env_of
 
 pytestmark = pytest.mark.engines

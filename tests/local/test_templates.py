@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from app_code.local import templates
-from app_code.local.templates import TemplateError
-from stacks.config import EnvConfig
+from cdk_data_tier.app.local import templates
+from cdk_data_tier.app.local.templates import TemplateError
+from cdk_data_tier.stacks.config import EnvConfig
 from tests.fixtures_synth import Synthesized
 from tests.fixtures_twin import SHAPES
 from tests.local.helpers import Templates, assembly, one, primary, resources, stacks_of
@@ -286,7 +286,7 @@ def test_locate_uses_fresh_templates_and_synthesizes_stale_ones(tmp_path: Path, 
         return assembly(outdir, {"dev": dev, "prod": prod}[env].outdir, env, "Dynamo")
 
     monkeypatch.setattr(templates, "ROOT", root)
-    monkeypatch.setattr("app_code.synth.synthesize", fake_synth)
+    monkeypatch.setattr("cdk_data_tier.app.synth.synthesize", fake_synth)
     old = time.time() - 100
     os.utime(source, (old, old))
     assert templates.locate("dev", echo=lambda _: None) == fresh and not calls

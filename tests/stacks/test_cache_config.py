@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from stacks.cache_config import CacheConfig
-from stacks.config import ConfigError, load_environment
+from cdk_data_tier.stacks.cache_config import CacheConfig
+from cdk_data_tier.stacks.config import ConfigError, load_environment
 from tests.fixtures_synth import project_context
 
 

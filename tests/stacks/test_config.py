@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ConfigError, load_environment
+from cdk_data_tier.stacks.config import ConfigError, load_environment
 from tests.fixtures_synth import ROOT, project_context
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ConfigError, load_environment
+from cdk_data_tier.stacks.config import ConfigError, load_environment
 from tests.fixtures_synth import project_context
 
 AURORA = {"engine": "aurora-postgresql", "multi_az": None, "allocated_storage_gib": None,

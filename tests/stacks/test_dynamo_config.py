@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ConfigError, load_environment
-from stacks.dynamo_config import DynamoConfig
+from cdk_data_tier.stacks.config import ConfigError, load_environment
+from cdk_data_tier.stacks.dynamo_config import DynamoConfig
 from tests.fixtures_synth import project_context
 
 GSI = {"name": "gsi1", "partition_key": {"name": "gsi1pk"}}

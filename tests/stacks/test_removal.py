@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from stacks.config import ConfigError, EnvConfig, load_environment
-from stacks.dynamo_config import DynamoConfig
+from cdk_data_tier.stacks.config import ConfigError, EnvConfig, load_environment
+from cdk_data_tier.stacks.dynamo_config import DynamoConfig
 from tests.fixtures_synth import ROOT, Synthesized, project_context
 
 # dev's account and region, whose AZs cdk.context.json holds; someone to notify, so only removal warns here.

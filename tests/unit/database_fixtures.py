@@ -11,8 +11,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 
-from cdk_constructs.database_alarms import AlarmThresholds
-from cdk_constructs.replicated_database import Backups, Observability
+from cdk_data_tier.constructs.database_alarms import AlarmThresholds
+from cdk_data_tier.constructs.replicated_database import Backups, Observability
 
 ENV = cdk.Environment(account="111111111111", region="us-east-1")
 ISOLATED = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)

@@ -8,8 +8,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_rds as rds
 from aws_cdk.assertions import Match, Template
 
-from cdk_constructs.aurora_database import AuroraDatabase
-from cdk_constructs.replicated_database import Observability
+from cdk_data_tier.constructs.aurora_database import AuroraDatabase
+from cdk_data_tier.constructs.replicated_database import Observability
 from tests.unit.database_fixtures import logical_id, scaffold
 
 AURORA_PG = rds.DatabaseClusterEngine.aurora_postgres(version=rds.AuroraPostgresEngineVersion.VER_17_9)

@@ -8,8 +8,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_backup as backup
 from aws_cdk.assertions import Template
 
-from cdk_constructs.backup_plan import BackupPlan
-from cdk_constructs.enhanced_monitoring_role import EnhancedMonitoringRole
+from cdk_data_tier.constructs.backup_plan import BackupPlan
+from cdk_data_tier.constructs.enhanced_monitoring_role import EnhancedMonitoringRole
 from tests.unit.database_fixtures import ENV
 
 

@@ -9,8 +9,8 @@ import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Template
 
-from cdk_constructs.cache_props import CachePropsError
-from cdk_constructs.cache_replication_group import CacheAuth, CacheReplicationGroup
+from cdk_data_tier.constructs.cache_props import CachePropsError
+from cdk_data_tier.constructs.cache_replication_group import CacheAuth, CacheReplicationGroup
 
 ENV = cdk.Environment(account="123456789012", region="us-east-1")
 

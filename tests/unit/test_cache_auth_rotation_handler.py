@@ -23,7 +23,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
-from cdk_constructs.cache_auth_rotation import HANDLER_DIR
+from cdk_data_tier.constructs.cache_auth_rotation import HANDLER_DIR
 
 REGION = "us-east-1"
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")

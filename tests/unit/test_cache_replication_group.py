@@ -13,7 +13,7 @@ from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
-from cdk_constructs.cache_replication_group import (
+from cdk_data_tier.constructs.cache_replication_group import (
     CacheAlarmThresholds,
     CacheAuth,
     CacheEngine,

@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
-from cdk_constructs.data_table import DataTable
+from cdk_data_tier.constructs.data_table import DataTable
 
 S = dynamodb.AttributeType.STRING
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from cdk_constructs.database_engine import ENGINES, FLAVORS, audit_parameters, engine_parameters, known_versions
+from cdk_data_tier.constructs.database_engine import (
+    ENGINES,
+    FLAVORS,
+    audit_parameters,
+    engine_parameters,
+    known_versions,
+)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -8,7 +8,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk.assertions import Template
 
-from cdk_constructs.private_rotation import PrivateRotation
+from cdk_data_tier.constructs.private_rotation import PrivateRotation
 from tests.unit.database_fixtures import ISOLATED, scaffold
 
 

@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_rds as rds
 from aws_cdk.assertions import Match, Template
 
-from cdk_constructs.replicated_database import ReplicatedDatabase
+from cdk_data_tier.constructs.replicated_database import ReplicatedDatabase
 from tests.unit.database_fixtures import logical_id, scaffold
 
 POSTGRES = rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_17_9)

@@ -7,8 +7,8 @@ import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Capture, Match, Template
 
-from cdk_constructs.app_host import AppHost
-from cdk_constructs.bastion_host import BastionHost
+from cdk_data_tier.constructs.app_host import AppHost
+from cdk_data_tier.constructs.bastion_host import BastionHost
 
 
 def _host_template(kind: type, **props: object) -> Template:

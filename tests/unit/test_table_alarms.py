@@ -6,8 +6,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk.assertions import Match, Template
 
-from cdk_constructs.alarm_topic import AlarmTopic
-from cdk_constructs.table_alarms import CapacityCeiling, TableAlarms
+from cdk_data_tier.constructs.alarm_topic import AlarmTopic
+from cdk_data_tier.constructs.table_alarms import CapacityCeiling, TableAlarms
 
 
 def _template(**props: object) -> tuple[Template, TableAlarms]:
