@@ -22,7 +22,7 @@ from typing import Any
 
 from cdk_data_tier.app.local import runas
 from cdk_data_tier.app.local.state import State
-from cdk_data_tier.app.ops.restore_model import RestoreError, RestoreWindow
+from cdk_data_tier.app.ops.restore_model import RestoreError, RestoreFailed, RestoreWindow
 
 BACKUPS_KEY = "db_backups"
 BACKUPS_DIR = "backups"
@@ -31,7 +31,7 @@ _POSITION = re.compile(r"CHANGE MASTER TO MASTER_LOG_FILE='([^']+)', MASTER_LOG_
 DUMP_TIMEOUT = 300
 
 
-class MysqlBackupError(RuntimeError):
+class MysqlBackupError(RestoreFailed):
     """A MariaDB backup or restore step failed; its tool's output is in the message."""
 
 

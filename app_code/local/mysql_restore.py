@@ -18,7 +18,7 @@ from cdk_data_tier.app.local.mariadb import PRISTINE, MariaDbTwin, MyNode
 from cdk_data_tier.app.local.mysql_backup import Dump, MysqlBackupError, tool
 from cdk_data_tier.app.local.procs import StartError, run, stop
 from cdk_data_tier.app.local.state import State
-from cdk_data_tier.app.ops.restore_model import Echo, RestoreError, check_in_window, iso
+from cdk_data_tier.app.ops.restore_model import Echo, RestoreError, RestoreFailed, check_in_window, iso
 
 COPIES_DIR = "copies"
 REPLAY_TIMEOUT = 600
@@ -73,10 +73,6 @@ def restore_copy(state: State, target: str, *, to_time: datetime | None, latest:
         raise
     record["port"] = node.port
     return record, restored_to
-
-
-class RestoreFailed(RuntimeError):
-    """Loading the snapshot or replaying the binlog failed (the tool's reason in the message)."""
 
 
 def _client(node: MyNode) -> list[str]:

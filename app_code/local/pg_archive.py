@@ -30,6 +30,7 @@ from typing import Any
 from cdk_data_tier.app.local import runas
 from cdk_data_tier.app.local.procs import run
 from cdk_data_tier.app.local.state import State
+from cdk_data_tier.app.ops.restore_model import RestoreError, RestoreFailed
 
 WAL_SEGSIZE_MB = 1
 SEGMENT_BYTES = WAL_SEGSIZE_MB * 1024 * 1024
@@ -43,7 +44,7 @@ _COMMIT = re.compile(r"lsn: ([0-9A-F]+/[0-9A-F]+), prev [^,]+, "
 _RECORD = re.compile(r"lsn: ([0-9A-F]+/[0-9A-F]+),")
 
 
-class ArchiveError(RuntimeError):
+class ArchiveError(RestoreFailed):
     """The archive cannot give what was asked (a gap, no base backup before a time)."""
 
 
@@ -119,7 +120,7 @@ def take_base_backup(state: State, *, root: Path, bindir: Path, user: str | None
     """pg_basebackup of the writer into backups/<id>, recorded in state.json once it is complete."""
     target = root / BACKUPS_DIR / backup_id
     if target.exists():
-        raise ArchiveError(f"snapshot {backup_id} already exists")
+        raise RestoreError(f"snapshot {backup_id} already exists")
     own_dir(root / BACKUPS_DIR, user)
     started = datetime.now(UTC)
     try:

@@ -22,7 +22,7 @@ from cdk_data_tier.app.local import pg_archive, ports, runas
 from cdk_data_tier.app.local.pg_archive import BaseBackup, Window
 from cdk_data_tier.app.local.postgres import PgNode, PostgresTwin
 from cdk_data_tier.app.local.procs import StartError, run, spawn, start_on_free_port, stop
-from cdk_data_tier.app.ops.restore_model import RestoreError, RestoreWindow, check_in_window, iso
+from cdk_data_tier.app.ops.restore_model import RestoreError, RestoreFailed, RestoreWindow, check_in_window, iso
 
 COPIES_DIR = "copies"
 RECOVERY_TIMEOUT = 300
@@ -103,10 +103,6 @@ def restore(db: PostgresTwin, target: str, chosen: Plan) -> Copy:
             raise RestoreFailed(f"restore of {target} failed: {_fatal(err)}") from None
         raise
     return Copy(name, node.port, datadir)
-
-
-class RestoreFailed(RuntimeError):
-    """Recovery itself failed (PostgreSQL's reason in the message)."""
 
 
 def _recovery_config(db: PostgresTwin, datadir: Path, settings: dict[str, str]) -> None:

@@ -23,6 +23,8 @@ The API other modules call (its signatures stay stable):
 
     remove_copy(source, *, target) -> list[str]   what it stopped / deleted (only copies restore_database made)
     restorable_window(source) -> RestoreWindow(earliest, latest)   as describe_db_instances / _clusters report it
+    snapshot_database(source, *, label) -> (what, id, detail)   a manual snapshot (`ops backup`'s database part)
+    twin_dir_of(source) -> Path | None   the twin's state directory behind `source` (None: AWS)
 
 On the twin the copy is a real server process recorded in the twin's state, so `local down` stops it too.
 """
@@ -38,6 +40,7 @@ from cdk_data_tier.app.ops.restore_model import (  # noqa: F401 - the API's name
     Echo,
     RestoredCopy,
     RestoreError,
+    RestoreFailed,
     RestoreWindow,
     aware,
     check_choice,
@@ -48,7 +51,7 @@ from cdk_data_tier.app.ops.restore_model import (  # noqa: F401 - the API's name
 )
 
 
-def _twin_dir(source: Any) -> Path | None:
+def twin_dir_of(source: Any) -> Path | None:
     """The twin's state directory behind `source`, or None when it is AWS (a deploy's outputs, CloudFormation)."""
     from cdk_data_tier.app.endpoints import Endpoints
     from cdk_data_tier.app.local.state import STATE_FILE
@@ -75,7 +78,7 @@ def restore_database(source: Any, *, target: str, to_time: datetime | None = Non
     check_identifier(target)
     moment = aware(to_time) if to_time is not None else None
     say = echo or (lambda _: None)
-    twin_dir = _twin_dir(source)
+    twin_dir = twin_dir_of(source)
     if twin_dir is not None:
         from cdk_data_tier.app.local.db_copies import restore_on_twin
 
@@ -90,7 +93,7 @@ def restore_database(source: Any, *, target: str, to_time: datetime | None = Non
 def remove_copy(source: Any, *, target: str, echo: Echo | None = None) -> list[str]:
     check_identifier(target)
     say = echo or (lambda _: None)
-    twin_dir = _twin_dir(source)
+    twin_dir = twin_dir_of(source)
     if twin_dir is not None:
         from cdk_data_tier.app.local.db_copies import remove_on_twin
 
@@ -101,7 +104,7 @@ def remove_copy(source: Any, *, target: str, echo: Echo | None = None) -> list[s
 
 
 def restorable_window(source: Any) -> RestoreWindow:
-    twin_dir = _twin_dir(source)
+    twin_dir = twin_dir_of(source)
     if twin_dir is not None:
         from cdk_data_tier.app.local.db_copies import window_on_twin
 
@@ -109,3 +112,19 @@ def restorable_window(source: Any) -> RestoreWindow:
     from cdk_data_tier.app.ops.rds_restore import window_on_aws
 
     return window_on_aws(source)
+
+
+def snapshot_database(source: Any, *, label: str) -> tuple[str, str, str]:
+    """A manual snapshot named <identifier>-<label>: on the twin a base backup (PostgreSQL) or a consistent dump at
+    a binlog position (MariaDB); on AWS an RDS snapshot, or an Aurora cluster snapshot, tagged like the copies."""
+    twin_dir = twin_dir_of(source)
+    if twin_dir is not None:
+        from cdk_data_tier.app.local import db_backups
+
+        with db_backups.running(twin_dir) as state:
+            made = db_backups.snapshot(state, f"{db_backups.identifier(state)}-{label}")
+            db_backups.window(state)  # the new snapshot may start the window: twin.json follows
+        return "twin database snapshot", made["id"], made["detail"]
+    from cdk_data_tier.app.ops.rds_restore import snapshot_on_aws
+
+    return snapshot_on_aws(source, label=label)

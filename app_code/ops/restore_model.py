@@ -21,6 +21,11 @@ class RestoreError(BadInput):
     """A restore (or a copy's removal) that cannot be done as asked: one line naming the input and what was expected."""
 
 
+class RestoreFailed(RuntimeError):
+    """A restore that was started and failed (recovery, a dump's load, a waiter): what was made is removed again,
+    and the message says why, in one line."""
+
+
 @dataclass(frozen=True)
 class RestoreWindow:
     earliest: datetime
@@ -73,9 +78,11 @@ def parse_time(text: str) -> datetime:
 
 
 def check_in_window(moment: datetime, window: RestoreWindow, where: str) -> None:
-    if not window.earliest <= moment <= window.latest:
-        raise RestoreError(f"--to-time {iso(moment)} is outside {where}'s restorable window [{iso(window.earliest)}, "
-                           f"{iso(window.latest)}]")
+    if moment < window.earliest:
+        raise RestoreError(f"--to-time {iso(moment)} is before {where}'s earliest restorable time "
+                           f"{iso(window.earliest)}")
+    if moment > window.latest:
+        raise RestoreError(f"--to-time {iso(moment)} is after {where}'s latest restorable time {iso(window.latest)}")
 
 
 def check_choice(to_time: datetime | None, latest: bool, snapshot: str | None) -> None:
