@@ -45,7 +45,8 @@ def identifier(state: State) -> str:
     return str(info.get("cluster_identifier") or info.get("identifier") or f"{state.env}-database")
 
 
-def window(state: State) -> RestoreWindow:
+def window(state: State, *, keep: bool = True) -> RestoreWindow:
+    """The window now; `keep` records it in twin.json (only under `running`: a failover rewrites that file too)."""
     if family(state) == "postgres":
         from cdk_data_tier.app.local import pg_restore  # noqa: PLC0415
         from cdk_data_tier.app.local.postgres import PostgresTwin  # noqa: PLC0415
@@ -56,7 +57,8 @@ def window(state: State) -> RestoreWindow:
         from cdk_data_tier.app.local import mysql_backup  # noqa: PLC0415
 
         found = mysql_backup.window(state)
-    record(state, found)
+    if keep:
+        record(state, found)
     return found
 
 

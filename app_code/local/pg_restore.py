@@ -78,6 +78,9 @@ def plan(db: PostgresTwin, *, to_time: datetime | None, latest: bool, snapshot: 
     # it: the state at the target is the archive's end. recovery_target_time would find no commit past the
     # target and fail, so recovery stops at the last archived record instead.
     last = pg_archive.last_record(db.bindir, db.root / pg_archive.ARCHIVE_DIR, win.chain.files()[-1])
+    if last < backup.end_lsn:
+        # The archive holds nothing after the backup became consistent: the backup's own end is the target.
+        return Plan(backup, {**timeline, "recovery_target": "immediate"}, moment, f"base backup {backup.id} alone")
     return Plan(backup, {**timeline, "recovery_target_lsn": pg_archive.format_lsn(last)}, moment,
                 f"base backup {backup.id} + the whole WAL archive (to {pg_archive.format_lsn(last)})")
 

@@ -396,7 +396,7 @@ def restorable(env: str = "dev", *, state_dir: Path | None = None) -> dict[str, 
     if state is None or "db_backups" not in state.data:
         return {}
     try:
-        found: dict[str, Any] = db_backups.window(state).to_json()
+        found: dict[str, Any] = db_backups.window(state, keep=False).to_json()
     except Exception as err:  # noqa: BLE001 - status reports, it does not fail
         found = {"error": str(err).splitlines()[0]}
     return {**found, "snapshots": db_backups.snapshot_ids(state), "copies": sorted(state.data.get("db_copies", {}))}

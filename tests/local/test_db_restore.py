@@ -24,7 +24,13 @@ from cdk_data_tier.app.local.procs import is_running
 from cdk_data_tier.app.local.state import State
 from cdk_data_tier.app.local.twin import Twin
 from cdk_data_tier.app.ops.backup import backup
-from cdk_data_tier.app.ops.restore_db import RestoredCopy, remove_copy, restorable_window, restore_database
+from cdk_data_tier.app.ops.restore_db import (
+    RestoredCopy,
+    RestoreError,
+    remove_copy,
+    restorable_window,
+    restore_database,
+)
 from tests.fixtures_twin import reachable_state_dir
 from tests.local.helpers import assembly
 
@@ -187,17 +193,39 @@ def test_a_failover_continues_the_archive_on_the_new_timeline(twin_prod: Twin) -
             remove_copy(twin_prod.state_dir, target=target)
 
 
-def test_local_down_stops_a_restored_copy_too(twin_assembly: Callable[[str], Path], tmp_path: Path) -> None:
+def test_a_gap_in_the_archive_shrinks_the_window_and_local_down_stops_copies(
+        twin_assembly: Callable[[str], Path], tmp_path: Path) -> None:
+    """On a twin of its own (a Database stack only): archived WAL lost in the middle leaves only what the archive
+    still continues restorable, until the next snapshot; then `local down` stops the copies with the twin."""
     out = assembly(tmp_path / "cdk.out", twin_assembly("dev"), "dev", "Database")
     state_dir = reachable_state_dir("dev")
     try:
-        twin_mod.up("dev", state_dir=state_dir, cdk_out=out)
-        copy = restore_database(state_dir, target="doomed", latest=True)
+        up = twin_mod.up("dev", state_dir=state_dir, cdk_out=out)
+        marks = Marks(up.outputs_file)
+        wait_restorable(state_dir, marks.write("m1"))
+        state = State.load(state_dir)
+        assert state is not None
+        automated = pg_archive.backups(state)[0]
+        archive = Path(state.data["postgres"]["root"]) / pg_archive.ARCHIVE_DIR
+        lost = pg_archive.segment_name(1, automated.end_lsn // pg_archive.SEGMENT_BYTES + 1)
+        (archive / lost).unlink()
+        window = restorable_window(state_dir)
+        assert window.earliest == window.latest == automated.ended
+        with pytest.raises(RestoreError, match="is after the twin's database's latest restorable time"):
+            restore_database(state_dir, target="across-the-gap", to_time=automated.ended + (datetime.now(UTC)
+                                                                                              - automated.ended) / 2)
+        snapshot = {b.what: b for b in backup(Endpoints.from_twin(state_dir), label="after-gap")}[
+            "twin database snapshot"]
+        m2 = marks.write("m2")
+        assert restorable_window(state_dir).earliest > automated.ended
+        copy = restore_database(state_dir, target="doomed", to_time=wait_restorable(state_dir, m2))
+        assert marks.read(copy.outputs_path) == ["m1", "m2"] and snapshot.id.endswith("after-gap")
+
         state = State.load(state_dir)
         assert state is not None
         rec = state.proc("postgres-copy-doomed")
         datadir = Path(rec.extra["datadir"])
-        assert is_running(rec) and datadir.exists() and copy.outputs_path.exists()
+        assert is_running(rec) and datadir.exists()
         stopped = twin_mod.down("dev", state_dir=state_dir)
         assert "postgres-copy-doomed" in stopped
         assert not is_running(rec) and not datadir.exists() and not state_dir.exists()
