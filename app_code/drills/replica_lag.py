@@ -42,6 +42,7 @@ def run(endpoints: Endpoints, injector: Injector, *, read_your_writes: bool = Tr
     seq = 0
     paused: list[str] = []
     names: list[str] = []
+    behind = 0
 
     def read(key: str, pool: Any) -> bool:
         rows = ledger.call(lambda: client.transaction(lambda conn: query(
@@ -76,6 +77,13 @@ def run(endpoints: Endpoints, injector: Injector, *, read_your_writes: bool = Tr
         client.wait_for_replicas()
         until("before", "replica")
         paused = names = injector.pause_replay()
+        # The lag is real, checked directly rather than through the router's window: a row acknowledged by the
+        # writer after the pause is absent on every replica (timing-free, unlike counting stale routed reads).
+        probe = f"{run_id}:probe"
+        ledger.write(probe, lambda: client.write(lambda conn: execute(
+            conn, "INSERT INTO drill_effects (key_, run, seq) VALUES (%s, %s, %s)", (probe, run_id, -1))),
+            client.dialect.transient)
+        behind = sum(not read(probe, pool) for pool in client.readers)
         until("during", "writer")
         injector.resume_replay()
         paused = []
@@ -89,12 +97,14 @@ def run(endpoints: Endpoints, injector: Injector, *, read_your_writes: bool = Tr
     report.settle(counts)
     report.checks = {"no acknowledged write lost": report.lost == 0,
                      "read-your-writes reads never stale": sum(stale_ryw.values()) == 0,
+                     "the paused replicas were behind": behind == len(client.readers),
                      "plain reads left the lagging replicas": plain["during"]["writer"] >= PHASE_READS,
                      "plain reads back on the replicas after catch-up": plain["after"]["replica"] >= PHASE_READS}
     report.extra = {"read_your_writes": read_your_writes, "max_lag_s": MAX_LAG_S,
                     "plain_reads": {p: dict(c) for p, c in plain.items()},
                     "ryw_reads": {p: dict(c) for p, c in ryw.items()},
-                    "stale_ryw_reads": sum(stale_ryw.values()), "stale_plain_reads": dict(stale_plain)}
+                    "stale_ryw_reads": sum(stale_ryw.values()), "stale_plain_reads": dict(stale_plain),
+                    "replicas_behind_during_pause": behind}
     return report
 
 
