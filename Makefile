@@ -13,7 +13,7 @@ NODE_STAMP := node_modules/.stamp-lock
 .PHONY: setup test demo synth lint clean bench docs diagram
 setup: $(VENV_STAMP) $(NODE_STAMP)
 
-$(VENV_STAMP): requirements.txt requirements-dev.txt
+$(VENV_STAMP): requirements.txt requirements-dev.txt $(wildcard requirements/*.txt) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
