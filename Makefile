@@ -16,6 +16,9 @@ setup: $(VENV_STAMP) $(NODE_STAMP)
 $(VENV_STAMP): requirements.txt requirements-dev.txt $(wildcard requirements/*.txt) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@# The checkout itself, editable and without deps (the line above pinned them): puts `data-tier` on the venv's
+	@# PATH and makes cdk_data_tier importable from any folder, still running this checkout's code.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json $(VENV_STAMP)

@@ -18,8 +18,9 @@ from cdk_data_tier.constructs.cache_props import CacheEngine, CacheLogDelivery, 
 from cdk_data_tier.constructs.cache_replication_group import CacheReplicationGroup  # noqa: E402
 from cdk_data_tier.constructs.data_table import DataTable  # noqa: E402
 from cdk_data_tier.constructs.database_alarms import AlarmThresholds  # noqa: E402
+from cdk_data_tier.constructs.private_rotation import PrivateRotation  # noqa: E402
 from cdk_data_tier.constructs.replicated_database import Backups, Observability, ReplicatedDatabase  # noqa: E402
 
 __all__ = ["AlarmThresholds", "AlarmTopic", "AuroraDatabase", "Backups", "CacheAlarmThresholds", "CacheAuth",
            "CacheEngine", "CacheLogDelivery", "CachePropsError", "CacheReplicationGroup", "DataTable", "Observability",
-           "ReplicatedDatabase"]
+           "PrivateRotation", "ReplicatedDatabase"]
