@@ -1,0 +1,122 @@
+"""`ops bootstrap-db`: the one-time setup of the database that only the admin may do, run by an operator.
+
+As the admin (SecretArn) it runs the app's schema migration, then makes the application user of AppSecretArn
+(and its multi-user rotation's `<user>_clone`, and the IAM user of IamAuthUser) able to do DML on the app's
+tables and nothing else: no DDL, no CREATE ROLE, no superuser. Every step looks before it acts, so a second
+run changes nothing and says so. app_code's workloads then log in as the application user only.
+
+Why a command and not a deploy-time custom resource (docs/security.md#the-bootstrap): the same code runs
+against the twin and AWS, against real engines in the tests, and needs no function of its own inside the
+isolated subnets holding the admin's password.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cdk_data_tier.app.endpoints import Endpoints, EndpointsError, HostPort
+from cdk_data_tier.app.errors import BadInput
+from cdk_data_tier.app.sql import login_refused, one_line, server_reason
+
+CLONE_SUFFIX = "_clone"  # what AWS's multi-user rotation appends to the user it alternates with
+
+
+@dataclass(frozen=True)
+class Step:
+    what: str
+    changed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Server:
+    """Where the admin logs in: the writer endpoint, or a forwarded port on this machine standing for it."""
+
+    endpoint: HostPort
+    dbname: str
+    ca_bundle: str | None
+    via: HostPort | None = None  # `--via 127.0.0.1:15433`: the bastion's port forward
+
+    def __str__(self) -> str:
+        return f"{self.endpoint}" + (f" (through {self.via})" if self.via else "")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The users the bootstrap makes, named from the secrets and the outputs."""
+
+    admin: str
+    login: str  # the username AppSecretArn holds now: `<app>` or, after a rotation, `<app>_clone`
+    password: str  # and its password
+    app: str
+    clone: str
+    iam_user: str | None
+    dbname: str
+
+    @property
+    def group(self) -> str:
+        """PostgreSQL: the NOLOGIN role that holds the grants, of which every app login is a member."""
+        return f"{self.app}_dml"
+
+    def password_of(self, user: str) -> str:
+        # The login the secret does not name yet gets a password nobody holds; its first rotation sets one.
+        return self.password if user == self.login else secrets.token_urlsafe(24)
+
+
+Connect = Callable[[str, str], Any]  # (user, password) -> an autocommit connection to the writer
+
+
+def bootstrap(endpoints: Endpoints, *, via: HostPort | None = None, ca_bundle: str | None = None) -> list[Step]:
+    db = endpoints.database
+    admin = _secret(endpoints, db.admin_secret_arn, "admin secret (output SecretArn)")
+    app_arn = db.app_secret_arn
+    if not app_arn:
+        raise BadInput(f"{db.where} output AppSecretArn is missing: the application user's secret comes with the "
+                       "current Database stack; deploy it, then run bootstrap-db again")
+    app = _secret(endpoints, app_arn, "app user secret (output AppSecretArn)")
+    plan = _plan(admin, app, db.iam_user, db.database_name, app_arn)
+    server = Server(db.writer, db.database_name, ca_bundle or endpoints.aws.ca_bundle, via)
+    if db.family == "postgres":
+        from cdk_data_tier.app.ops import bootstrap_pg as engine
+    else:
+        from cdk_data_tier.app.ops import bootstrap_mysql as engine  # type: ignore[no-redef]
+
+    def connect(user: str, password: str) -> Any:
+        return engine.connect(server, user, password)
+
+    try:
+        conn = connect(plan.admin, admin["password"])
+    except engine.ERRORS as exc:
+        if login_refused(exc):
+            raise BadInput(f"database writer at {server} refused the admin login {plan.admin!r} of secret "
+                           f"{db.admin_secret_arn}: {server_reason(exc)} (is the admin secret's password current?)"
+                           ) from None
+        raise BadInput(f"database writer at {server} is unreachable: {one_line(exc)}") from None
+    with conn:
+        return engine.run(conn, plan, connect)
+
+
+def _secret(endpoints: Endpoints, arn: str, what: str) -> dict[str, Any]:
+    try:
+        value = endpoints.secret(arn)
+    except EndpointsError as exc:
+        raise BadInput(f"{what}: {exc}") from None
+    missing = [k for k in ("username", "password") if not value.get(k)]
+    if missing:
+        raise BadInput(f"{what} {arn} has no {', '.join(missing)}")
+    return value
+
+
+def _plan(admin: dict[str, Any], app: dict[str, Any], iam_user: str | None, dbname: str, arn: str) -> Plan:
+    login = str(app["username"])
+    base = login.removesuffix(CLONE_SUFFIX)
+    names = {str(admin["username"]): "the admin", (iam_user or ""): "the IAM user"}
+    for name in (base, base + CLONE_SUFFIX, f"{base}_dml"):
+        if name in names:
+            raise BadInput(f"app user secret {arn}: username {login!r} makes {name!r}, which is {names[name]}'s name; "
+                           "the app user, its rotation clone and its grant role need names of their own")
+    return Plan(admin=str(admin["username"]), login=login, password=str(app["password"]), app=base,
+                clone=base + CLONE_SUFFIX, iam_user=iam_user, dbname=dbname)
