@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cdk_data_tier.app.endpoints import Endpoints, EndpointsError, HostPort
+from cdk_data_tier.app.endpoints import DatabaseEndpoints, Endpoints, EndpointsError, HostPort
 from cdk_data_tier.app.errors import BadInput
 from cdk_data_tier.app.sql import login_refused, one_line, server_reason
 
@@ -96,7 +96,21 @@ def bootstrap(endpoints: Endpoints, *, via: HostPort | None = None, ca_bundle: s
                            ) from None
         raise BadInput(f"database writer at {server} is unreachable: {one_line(exc)}") from None
     with conn:
-        return engine.run(conn, plan, connect)
+        steps = engine.run(conn, plan, connect)
+    if db.readers and via is None:
+        steps.append(_replicas(db, admin, server))
+    return steps
+
+
+def _replicas(db: DatabaseEndpoints, admin: dict[str, Any], server: Server) -> Step:
+    """The replicas hold the users and grants before anyone logs in there (an asynchronous replica replays the
+    bootstrap's commits a little later). Through one forwarded port only the writer is reachable: then not."""
+    from cdk_data_tier.app.sql import Credentials, SqlClient, SqlSettings
+
+    creds = Credentials(str(admin["username"]), str(admin["password"]), db.database_name)
+    with SqlClient(db, creds, SqlSettings(ca_bundle=server.ca_bundle, pool_max=1)) as client:
+        seconds = client.wait_for_replicas(deadline=60.0)
+    return Step(f"replicas ({len(db.readers)})", False, f"replayed the bootstrap ({seconds:.2f}s)")
 
 
 def _secret(endpoints: Endpoints, arn: str, what: str) -> dict[str, Any]:
