@@ -96,7 +96,7 @@ class DatabaseEndpoints:
     # AppSecretArn: the application user's login, what workloads use (absent from stacks older than it)
     app_secret_arn: str | None = None
     iam_user: str | None = None  # IamAuthUser: the user IAM database authentication admits
-    where: str = ""  # the source and stack, for the error a missing AppSecretArn gives
+    where: str = field(default="", compare=False)  # the source and stack, named by a missing AppSecretArn
 
     @property
     def family(self) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import pymysql
 
 from cdk_data_tier.app.ops import migration
-from cdk_data_tier.app.ops.bootstrap_db import Connect, Plan, Server, Step
+from cdk_data_tier.app.ops.bootstrap_plan import Connect, Plan, Server, Step
 from cdk_data_tier.app.sql import login_refused
 
 ERRORS = (pymysql.err.Error,)

@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from cdk_data_tier.app.ops import migration
-from cdk_data_tier.app.ops.bootstrap_db import Connect, Plan, Server, Step
+from cdk_data_tier.app.ops.bootstrap_plan import Connect, Plan, Server, Step
 from cdk_data_tier.app.sql import login_refused
 
 ERRORS = (psycopg.Error,)
