@@ -115,6 +115,8 @@ class Dialect(Protocol):
     family: str
     products: str
     orders: str
+    drill_keys: str
+    drill_effects: str
 
     def login_powers(self, conn) -> tuple[str, list[str]]: ...
     def upsert_product(self) -> str: ...
@@ -187,6 +189,8 @@ class Postgres(Dialect):
     family = "postgres"
     products = "catalog.products"
     orders = "catalog.orders"
+    drill_keys = "catalog.drill_idempotency"  # the failover drills' idempotency keys and effects
+    drill_effects = "catalog.drill_effects"
 
     def login_powers(self, conn) -> tuple[str, list[str]]:
         """Who this connection is, and what it may do beyond DML (nothing, for the app user)."""
@@ -345,6 +349,8 @@ class MySql(Dialect):
     family = "mysql"
     products = "products"
     orders = "orders"
+    drill_keys = "drill_idempotency"
+    drill_effects = "drill_effects"
     BATCH = 500  # rows per INSERT: well under max_allowed_packet for the catalog's rows
 
     # What the app user holds on MySQL: DML on its database, and reading replication state (the read/write
@@ -629,6 +635,20 @@ def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def require_tables(client: SqlClient, *tables: str) -> None:
+    """The bootstrap's tables, usable by this login (information_schema lists only those it holds a privilege
+    on); NotBootstrapped naming the missing ones. The app user cannot create them itself."""
+    names = [t.rpartition(".")[2] for t in tables]
+    marks = ", ".join(["%s"] * len(names))
+    got = client.read(lambda conn: {r[0] for r in query(
+        conn, f"SELECT table_name FROM information_schema.tables WHERE table_name IN ({marks})", names)},
+        read_your_writes=True)
+    missing = [t for t, n in zip(tables, names, strict=True) if n not in got]
+    if missing:
+        raise NotBootstrapped(f"the app schema is missing {', '.join(missing)} for {client.creds.username!r} at "
+                              f"{client.db.writer}: {BOOTSTRAP_HINT}")
+
+
 def query(conn, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
     with conn.cursor() as cur:
         cur.execute(sql, params)
@@ -679,22 +699,10 @@ class SqlWorkload:
         self.recorder.note(f"sql: reads routed {dict(r.counts)}; last measured lag: {lags}; "
                            f"transactions retried: {r.retries}; max lag bound {self.client.settings.max_lag_s}s")
 
-    def _tables(self) -> set[str]:
-        names = {"catalog.products": "products", "catalog.orders": "orders"}
-        want = {names.get(t, t) for t in (self.d.products, self.d.orders)}
-        # information_schema lists only the tables this login holds a privilege on.
-        got = self.client.read(lambda conn: {r[0] for r in query(
-            conn, "SELECT table_name FROM information_schema.tables WHERE table_name IN ('products', 'orders')")},
-            read_your_writes=True)
-        return want - got
-
     def check_schema(self) -> None:
         """The tables the bootstrap made: the app user can use them, and cannot create them."""
         with self.recorder.timed(W, "schema (from the bootstrap)"):
-            missing = self._tables()
-        if missing:
-            raise NotBootstrapped(f"the app schema is missing {', '.join(sorted(missing))} for "
-                                  f"{self.client.creds.username!r} at {self.client.db.writer}: {BOOTSTRAP_HINT}")
+            require_tables(self.client, self.d.products, self.d.orders)
         self.recorder.verify(W, "schema (from the bootstrap)", True, f"{self.d.products}, {self.d.orders} usable")
 
     def check_login(self) -> None:
@@ -707,9 +715,7 @@ class SqlWorkload:
 
     def ensure_catalog(self, catalog: Sequence[Product]) -> None:
         """Load the catalog unless the writer already holds exactly it (the cache workload's precondition)."""
-        missing = self._tables()
-        if missing:
-            raise NotBootstrapped(f"the app schema is missing {', '.join(sorted(missing))}: {BOOTSTRAP_HINT}")
+        require_tables(self.client, self.d.products, self.d.orders)
         if self._writer_rows() != sorted(map(row_of, catalog)):
             self.bulk_load(catalog, op=None)
 

@@ -31,11 +31,12 @@ LOGIN_ATTRIBUTES = {"rolsuper": ("SUPERUSER", False), "rolcreatedb": ("CREATEDB"
 
 def connect(server: Server, user: str, password: str) -> psycopg.Connection:
     # Through a port forward the TLS name to check is still the writer's (libpq connects to hostaddr).
-    target = {"host": server.endpoint.host, "port": server.endpoint.port}
+    params: dict[str, Any] = {"host": server.endpoint.host, "port": server.endpoint.port}
     if server.via is not None:
-        target = {"host": server.endpoint.host, "hostaddr": server.via.host, "port": server.via.port}
-    tls = {"sslmode": "verify-full", "sslrootcert": server.ca_bundle} if server.ca_bundle else {"sslmode": "require"}
-    return psycopg.connect(**target, **tls, user=user, password=password, dbname=server.dbname, connect_timeout=5,
+        params.update(hostaddr=server.via.host, port=server.via.port)
+    params.update({"sslmode": "verify-full", "sslrootcert": server.ca_bundle} if server.ca_bundle
+                  else {"sslmode": "require"})
+    return psycopg.connect(**params, user=user, password=password, dbname=server.dbname, connect_timeout=5,
                            application_name="app_code-bootstrap", autocommit=True)
 
 
@@ -94,8 +95,8 @@ def _connect_privilege(conn: psycopg.Connection, plan: Plan) -> Step:
 
 def _schema_usage(conn: psycopg.Connection, plan: Plan) -> Step:
     what = f"USAGE on schema {SCHEMA}"
-    usage, create = conn.execute("SELECT has_schema_privilege(%s, %s, 'USAGE'), has_schema_privilege(%s, %s, 'CREATE')",
-                                 (plan.group, SCHEMA, plan.group, SCHEMA)).fetchone()
+    usage, create = _row(conn, "SELECT has_schema_privilege(%s, %s, 'USAGE'), has_schema_privilege(%s, %s, 'CREATE')",
+                         plan.group, SCHEMA, plan.group, SCHEMA)
     done = []
     if not usage:
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(SCHEMA),
@@ -152,8 +153,9 @@ def _default_privileges(conn: psycopg.Connection, plan: Plan) -> Step:
         held = {r[0] for r in conn.execute(
             """SELECT a.privilege_type FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace,
                       aclexplode(d.defaclacl) a
-               WHERE d.defaclrole = %s::regrole AND n.nspname = %s AND d.defaclobjtype = %s
-                 AND a.grantee = %s::regrole""", (plan.admin, SCHEMA, objtype, plan.group))}
+               WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = %s) AND n.nspname = %s
+                 AND d.defaclobjtype = %s AND a.grantee = (SELECT oid FROM pg_roles WHERE rolname = %s)""",
+            (plan.admin, SCHEMA, objtype, plan.group))}
         if not set(privileges) <= held:
             conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT {} ON {} TO {}").format(
                 sql.Identifier(plan.admin), sql.Identifier(SCHEMA), sql.SQL(", ").join(map(sql.SQL, privileges)),
@@ -188,8 +190,8 @@ def _app_login(conn: psycopg.Connection, plan: Plan, user: str, *, can_login: bo
                              "INHERIT{}").format(ident, login, password))
         steps.append(Step(f"user {user}", True, f"created {'LOGIN' if can_login else 'NOLOGIN (no IAM here)'}"))
     else:
-        wrong = [f"{name if want else 'NO' + name}" for (column, (name, want)), held
-                 in zip(LOGIN_ATTRIBUTES.items(), row[1:], strict=True) if bool(held) != want]
+        wrong = [name if want else "NO" + name for (name, want), held
+                 in zip(LOGIN_ATTRIBUTES.values(), row[1:], strict=True) if bool(held) != want]
         if bool(row[0]) != can_login:
             wrong.insert(0, "LOGIN" if can_login else "NOLOGIN")
         if wrong:
@@ -197,7 +199,7 @@ def _app_login(conn: psycopg.Connection, plan: Plan, user: str, *, can_login: bo
         steps.append(Step(f"user {user}", bool(wrong), f"set {' '.join(wrong)}" if wrong else
                           f"{'LOGIN' if can_login else 'NOLOGIN'}, no role attributes"))
     held = {r[0] for r in conn.execute("SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
-                                       "WHERE m.member = %s::regrole", (user,))}
+                                       "WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = %s)", (user,))}
     grant, revoke = sorted(required - held), sorted(held - memberships)
     for role in grant:
         conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(role), ident))
@@ -243,8 +245,14 @@ def _exists(conn: psycopg.Connection, role: str) -> bool:
     return bool(_one(conn, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)", role))
 
 
+def _row(conn: psycopg.Connection, query: str, *params: Any) -> tuple[Any, ...]:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None  # every query here is an aggregate or an EXISTS: one row, always
+    return row
+
+
 def _one(conn: psycopg.Connection, query: str, *params: Any) -> Any:
-    return conn.execute(query, params).fetchone()[0]
+    return _row(conn, query, *params)[0]
 
 
 def _names(pairs: list[tuple[str, str]]) -> str:

@@ -21,7 +21,15 @@ def statements(family: str) -> list[str]:
 def tables(family: str) -> tuple[str, ...]:
     """The tables the statements create, unqualified (what information_schema lists)."""
     d = _PG if family == "postgres" else _MY
-    return tuple(t.rpartition(".")[2] for t in (d.products, d.orders))
+    return tuple(t.rpartition(".")[2] for t in (d.products, d.orders, d.drill_keys, d.drill_effects))
+
+
+def _drills(d: Postgres | MySql, text: str) -> list[str]:
+    """The failover drills' ledger: an idempotency key per write, and its effect rows (no unique constraint, so
+    a write applied twice shows as two)."""
+    return [f"CREATE TABLE IF NOT EXISTS {d.drill_keys} (key_ {text} PRIMARY KEY, run {text} NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {d.drill_effects} (key_ {text} NOT NULL, run {text} NOT NULL, "
+            "seq int NOT NULL)"]
 
 
 def _postgres() -> list[str]:
@@ -38,6 +46,7 @@ def _postgres() -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS {orders} (
             order_id uuid PRIMARY KEY, sku text NOT NULL REFERENCES {products} (sku) ON DELETE CASCADE,
             qty integer NOT NULL CHECK (qty > 0), placed_at timestamptz NOT NULL DEFAULT now())""",
+        *_drills(_PG, "text"),
     ]
 
 
@@ -58,4 +67,5 @@ def _mysql() -> list[str]:
             placed_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
             FOREIGN KEY (sku) REFERENCES {products} (sku) ON DELETE CASCADE)
             ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+        *_drills(_MY, "varchar(64)"),
     ]
