@@ -62,8 +62,22 @@ def build_parser() -> Parser:
 
     ops = sub.add_parser("ops", help="backups, point-in-time restore, teardown verification")
     # The metavar names the choices in "arguments are required", where argparse would show the dest.
-    actions = ops.add_subparsers(dest="ops_command", metavar="{teardown-check,backup,restore-table}", required=True,
-                                 parser_class=Parser)
+    actions = ops.add_subparsers(dest="ops_command", metavar="{bootstrap-db,teardown-check,backup,restore-table}",
+                                 required=True, parser_class=Parser)
+    boot = actions.add_parser(
+        "bootstrap-db", help="as the admin, once: the app schema, and the application user with DML only",
+        description="Run by an operator with the admin secret (SecretArn): the schema migration, then the "
+                    "application user of AppSecretArn, its rotation clone and the IAM user, with DML on the app's "
+                    "tables and nothing else. Idempotent: a second run changes nothing and says so. On AWS, "
+                    "through the bastion's port forward (--via).")
+    _target_flags(boot)
+    boot.add_argument("--via", metavar="HOST:PORT",
+                      help="connect through this forwarded port (aws ssm start-session ... "
+                           "AWS-StartPortForwardingSessionToRemoteHost) instead of the writer endpoint")
+    boot.add_argument("--db-ca-bundle", metavar="PEM", default=os.environ.get("APP_CODE_DB_CA_BUNDLE"),
+                      help="trust store for the database's TLS (the RDS global-bundle.pem); default: the twin's CA, "
+                           "or sslmode=require on AWS")
+    boot.set_defaults(handler=cmd_bootstrap_db)
     check = actions.add_parser("teardown-check", help="list what `cdk destroy` left of an environment (exit 1 if any)")
     _target_flags(check, outputs=False)
     check.set_defaults(handler=cmd_teardown_check)
@@ -144,6 +158,19 @@ def cmd_run(args: argparse.Namespace, console=None) -> int:
     endpoints = _endpoints(args, args.db_ca_bundle, args.cache_ca_bundle)
     return run(endpoints, args.workload, max_lag=args.max_lag, db_ca_bundle=args.db_ca_bundle,
                cache_ca_bundle=args.cache_ca_bundle, progress=not args.no_progress)
+
+
+def cmd_bootstrap_db(args: argparse.Namespace, console=None) -> int:
+    from cdk_data_tier.app.endpoints import HostPort
+    from cdk_data_tier.app.ops.commands import bootstrap_db
+
+    via = None
+    if args.via is not None:
+        host, sep, port = args.via.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise BadInput(f"--via {args.via!r}: expected HOST:PORT of the forwarded port, e.g. 127.0.0.1:15433")
+        via = HostPort(host, int(port))
+    return bootstrap_db(_endpoints(args, args.db_ca_bundle), via=via, ca_bundle=args.db_ca_bundle, console=console)
 
 
 def cmd_teardown_check(args: argparse.Namespace, console=None) -> int:

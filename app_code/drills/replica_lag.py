@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
-from cdk_data_tier.app.drills.db_failover import _counts, _schema
+from cdk_data_tier.app.drills.db_failover import _counts, require_ledger
 from cdk_data_tier.app.drills.inject import Injector
 from cdk_data_tier.app.drills.ledger import Ledger, Report, sql_client
 from cdk_data_tier.app.endpoints import Endpoints
@@ -46,14 +46,16 @@ def run(endpoints: Endpoints, injector: Injector, *, read_your_writes: bool = Tr
 
     def read(key: str, pool: Any) -> bool:
         rows = ledger.call(lambda: client.transaction(lambda conn: query(
-            conn, "SELECT count(*) FROM drill_effects WHERE key_ = %s", (key,)), pool), client.dialect.transient)
+            conn, f"SELECT count(*) FROM {client.dialect.drill_effects} WHERE key_ = %s", (key,)), pool),
+            client.dialect.transient)
         return bool(rows[0][0] == 1)
 
     def round_(phase: str) -> None:
         nonlocal seq
         key, seq = f"{run_id}:{seq}", seq + 1
         ledger.write(key, lambda: client.write(lambda conn: execute(
-            conn, "INSERT INTO drill_effects (key_, run, seq) VALUES (%s, %s, %s)", (key, run_id, seq))),
+            conn, f"INSERT INTO {client.dialect.drill_effects} (key_, run, seq) VALUES (%s, %s, %s)",
+            (key, run_id, seq))),
             client.dialect.transient)
         own = client.route(read_your_writes=read_your_writes)
         ryw[phase][_target(client, own)] += 1
@@ -73,7 +75,7 @@ def run(endpoints: Endpoints, injector: Injector, *, read_your_writes: bool = Tr
             round_(phase)
 
     try:
-        client.write(lambda conn: [execute(conn, s) for s in _schema(client.dialect.family)])
+        require_ledger(client)
         client.wait_for_replicas()
         until("before", "replica")
         paused = names = injector.pause_replay()

@@ -1,12 +1,31 @@
-"""`ops teardown-check|backup|restore-table`: the operations of app_code.ops, with what they found or made printed."""
+"""`ops bootstrap-db|teardown-check|backup|restore-table`: the operations of app_code.ops, with what they found or
+made printed."""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
 
-from cdk_data_tier.app.endpoints import AwsTarget, Endpoints
+from cdk_data_tier.app.endpoints import AwsTarget, Endpoints, HostPort
 from cdk_data_tier.app.errors import EXIT_FAILED, EXIT_OK
+
+
+def bootstrap_db(endpoints: Endpoints, *, via: HostPort | None = None, ca_bundle: str | None = None,
+                 console: Console | None = None) -> int:
+    from cdk_data_tier.app.ops.bootstrap_db import bootstrap
+
+    steps = bootstrap(endpoints, via=via, ca_bundle=ca_bundle)
+    console = console or Console()
+    db = endpoints.database
+    table = Table(title=f"bootstrap-db {endpoints.env}: {db.engine} at {db.writer}" + (f" via {via}" if via else ""))
+    for column in ("step", "change", "detail"):
+        table.add_column(column)
+    for step in steps:
+        table.add_row(step.what, "[yellow]changed[/]" if step.changed else "unchanged", step.detail)
+    console.print(table)
+    changed = sum(step.changed for step in steps)
+    console.print(f"{changed} change(s)" if changed else "no changes: the database was already bootstrapped")
+    return EXIT_OK
 
 
 def teardown_check(env: str, aws: AwsTarget, console: Console | None = None) -> int:
