@@ -62,8 +62,9 @@ def build_parser() -> Parser:
 
     ops = sub.add_parser("ops", help="backups, point-in-time restore, teardown verification")
     # The metavar names the choices in "arguments are required", where argparse would show the dest.
-    actions = ops.add_subparsers(dest="ops_command", metavar="{bootstrap-db,teardown-check,backup,restore-table}",
-                                 required=True, parser_class=Parser)
+    actions = ops.add_subparsers(
+        dest="ops_command", metavar="{bootstrap-db,teardown-check,backup,restore-table,restore-db,remove-copy}",
+        required=True, parser_class=Parser)
     boot = actions.add_parser(
         "bootstrap-db", help="as the admin, once: the app schema, and the application user with DML only",
         description="Run by an operator with the admin secret (SecretArn): the schema migration, then the "
@@ -88,6 +89,29 @@ def build_parser() -> Parser:
     _target_flags(restore)
     restore.add_argument("--target", required=True, help="name of the new table")
     restore.set_defaults(handler=cmd_restore_table)
+    restore_db = actions.add_parser(
+        "restore-db", help="restore the database into a new instance: to a time, the latest restorable time, or a "
+                           "snapshot", description="A new DB instance beside the source. The twin: a real PostgreSQL "
+        "recovered from its base backup and WAL archive (MariaDB: snapshot plus binlog) on a free port. AWS: "
+        "restore_db_instance_to_point_in_time / _from_db_snapshot (Aurora: the cluster calls and a writer), in the "
+        "source's subnet group, security groups, parameter group and KMS key. Writes an outputs file for the copy.")
+    _target_flags(restore_db)
+    point = restore_db.add_mutually_exclusive_group(required=True)
+    point.add_argument("--to-time", metavar="T", help="ISO 8601 time inside the restorable window (naive = UTC)")
+    point.add_argument("--latest", action="store_true", help="the latest restorable time")
+    point.add_argument("--snapshot", metavar="ID", help="a snapshot `ops backup` made (AWS: any DB/cluster snapshot)")
+    restore_db.add_argument("--target", required=True, metavar="NAME", help="identifier of the new instance")
+    restore_db.add_argument("--out", type=Path, metavar="FILE",
+                            help="outputs file of the copy (default: the twin's <state>/copies/<NAME>/outputs.json; "
+                                 "AWS: ./restore-<NAME>/outputs.json)")
+    restore_db.add_argument("--json", action="store_true", help="print the restored copy as one JSON object")
+    restore_db.set_defaults(handler=cmd_restore_db)
+    remove_copy = actions.add_parser(
+        "remove-copy", help="remove a copy restore-db made (twin: stop it, delete its data; AWS: delete it without "
+                            "a final snapshot)")
+    _target_flags(remove_copy)
+    remove_copy.add_argument("--target", required=True, metavar="NAME", help="the copy's identifier")
+    remove_copy.set_defaults(handler=cmd_remove_copy)
 
     demo = sub.add_parser("demo", help="synth, local up, run all, summary, local down (also on failure)")
     demo.add_argument("-e", "--env", default="dev", help="environment of cdk.json (default dev)")
@@ -190,6 +214,19 @@ def cmd_restore_table(args: argparse.Namespace, console=None) -> int:
     from cdk_data_tier.app.ops.commands import restore_table
 
     return restore_table(_endpoints(args), args.target, console)
+
+
+def cmd_restore_db(args: argparse.Namespace, console=None) -> int:
+    from cdk_data_tier.app.ops.commands import restore_db
+
+    return restore_db(_endpoints(args), target=args.target, to_time=args.to_time, latest=args.latest,
+                      snapshot=args.snapshot, out=args.out, as_json=args.json, console=console)
+
+
+def cmd_remove_copy(args: argparse.Namespace, console=None) -> int:
+    from cdk_data_tier.app.ops.commands import remove_copy
+
+    return remove_copy(_endpoints(args), target=args.target, console=console)
 
 
 def cmd_drill(args: argparse.Namespace, console=None) -> int:

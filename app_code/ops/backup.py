@@ -1,4 +1,5 @@
-"""On-demand backups of an environment: a DynamoDB backup and an RDS snapshot (instance or Aurora cluster)."""
+"""On-demand backups of an environment: a DynamoDB backup and a database snapshot (RDS instance or Aurora cluster;
+on the twin a base backup or a dump, app_code.ops.restore_db.snapshot_database)."""
 
 from __future__ import annotations
 
@@ -27,17 +28,10 @@ def backup(endpoints: Endpoints, *, label: str | None = None) -> list[Backup]:
         status = pitr.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus", "DISABLED")
         made.append(Backup("dynamodb backup", arn, f"PITR {status}"))
     if f"{endpoints.env}-Database" in endpoints.stacks:
-        db = endpoints.database
-        rds = endpoints.aws.client("rds")
-        # RDS endpoints are <identifier>.<hash>.<region>.rds.amazonaws.com (Aurora: <cluster>.cluster-<hash>...).
-        identifier = db.writer.host.split(".")[0]
-        if db.engine.startswith("aurora"):
-            snap = rds.create_db_cluster_snapshot(DBClusterIdentifier=identifier,
-                                                  DBClusterSnapshotIdentifier=f"{identifier}-{label}")
-            made.append(Backup("rds cluster snapshot", snap["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"],
-                               snap["DBClusterSnapshot"].get("Status", "")))
-        else:
-            snap = rds.create_db_snapshot(DBInstanceIdentifier=identifier, DBSnapshotIdentifier=f"{identifier}-{label}")
-            made.append(Backup("rds snapshot", snap["DBSnapshot"]["DBSnapshotIdentifier"],
-                               snap["DBSnapshot"].get("Status", "")))
+        from cdk_data_tier.app.ops.restore_db import snapshot_database
+
+        # The twin: a base backup (PostgreSQL) or a dump at a binlog position (MariaDB); AWS: an RDS snapshot, or
+        # an Aurora cluster snapshot. `ops restore-db --snapshot <id>` restores either.
+        what, ident, detail = snapshot_database(endpoints, label=label)
+        made.append(Backup(what, ident, detail))
     return made

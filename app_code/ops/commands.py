@@ -1,7 +1,11 @@
-"""`ops bootstrap-db|teardown-check|backup|restore-table`: the operations of app_code.ops, with what they found or
-made printed."""
+"""`ops bootstrap-db|teardown-check|backup|restore-table|restore-db|remove-copy`: the operations of app_code.ops,
+with what they found or made printed."""
 
 from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -59,4 +63,36 @@ def restore_table(endpoints: Endpoints, target: str, console: Console | None = N
     table = restore_table_to_latest(endpoints, target)
     (console or Console()).print(f"restored into {table['TableName']}: {table.get('ItemCount', '?')} items, "
                                  f"{table['TableStatus']}")
+    return EXIT_OK
+
+
+def restore_db(endpoints: Endpoints, *, target: str, to_time: str | None, latest: bool, snapshot: str | None,
+               out: Path | None, as_json: bool, console: Console | None = None) -> int:
+    from cdk_data_tier.app.ops.restore_db import RestoreFailed, iso, parse_time, restore_database
+
+    console = console or Console()
+    moment = parse_time(to_time) if to_time is not None else None
+    try:
+        copy = restore_database(endpoints, target=target, to_time=moment, latest=latest, snapshot=snapshot,
+                                outputs_path=out, echo=(lambda _: None) if as_json else console.print)
+    except RestoreFailed as err:
+        print(f"app_code ops: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    if as_json:
+        print(json.dumps(copy.to_json()))
+        return EXIT_OK
+    console.print(f"restored {copy.target} ({copy.kind}) from {copy.source} to {iso(copy.restored_to)} in "
+                  f"{copy.seconds:.1f}s: writer {copy.endpoint}", highlight=False)
+    console.print(f"outputs: {copy.outputs_path}", highlight=False)
+    console.print(f"use it:  python -m app_code run sql --outputs {copy.outputs_path}", highlight=False)
+    console.print(f"remove:  {copy.remove_command}", highlight=False)
+    return EXIT_OK
+
+
+def remove_copy(endpoints: Endpoints, *, target: str, console: Console | None = None) -> int:
+    from cdk_data_tier.app.ops.restore_db import remove_copy as remove
+
+    console = console or Console()
+    for line in remove(endpoints, target=target):
+        console.print(line, highlight=False)
     return EXIT_OK
