@@ -1,0 +1,110 @@
+"""The copies that restores make beside their source: the outputs file each one gets, and the record of it.
+
+A copy's outputs file has the endpoints contract's shape (docs/endpoints-contract.md) with one stack,
+`<env>-<Stack>`: the source's values, with the copy's own endpoints or names in place of the source's, plus
+`CopyOf`, `CopyKind` and `RestoredTo`. `python -m app_code run dynamo|cache|sql --outputs FILE` then runs the
+workloads against the copy, and `ops remove-copy` knows from it what to take away.
+
+On the twin the file goes into the state directory, beside twin.json (which tells clients where moto is and
+which CA to trust), and the copy is recorded in state.json under `copies` with the processes and directories it
+owns, so `local down` stops it with the rest and `ops remove-copy` finds it. On AWS the file is written where
+the caller asks (default: the current directory), and AWS itself is the record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cdk_data_tier.app.endpoints import Endpoints
+from cdk_data_tier.app.errors import BadInput
+
+KINDS = {"database": "Database", "table": "Dynamo", "cache": "Cache"}  # copy kind -> the stack it stands for
+MADE_BY = "app_code ops"
+
+
+@dataclass
+class Copy:
+    kind: str  # database | table | cache
+    name: str  # the new resource's identifier (table name, replication group id, DB instance id)
+    restored_to: str  # the time or snapshot/backup it holds
+    outputs_file: Path | None = None
+    seconds: float = 0.0  # from the first restore call to the copy answering
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def report(self, run_target: str, remove: str) -> list[str]:
+        return [f"restored {self.kind} {self.name} ({self.restored_to}) in {self.seconds:.1f}s",
+                f"outputs: {self.outputs_file}",
+                f"use it:  python -m app_code run {run_target} --outputs {self.outputs_file}",
+                f"remove:  {remove}"]
+
+
+def twin_state_dir(outputs: Path | None) -> Path | None:
+    """The twin's state directory behind `--outputs`, or None when the outputs are a deployment's."""
+    if outputs is None:
+        return None
+    root = outputs if outputs.is_dir() else outputs.parent
+    return root if (root / "state.json").exists() else None
+
+
+def outputs_path(directory: Path, name: str) -> Path:
+    return directory / f"copy-{name}.outputs.json"
+
+
+def write_outputs(endpoints: Endpoints, copy: Copy, values: dict[str, str], path: Path) -> Path:
+    """The copy's outputs file: the source stack's outputs with `values` in their place."""
+    from cdk_data_tier.app.local.state import write_json
+
+    stack = f"{endpoints.env}-{KINDS[copy.kind]}"
+    outs = {**endpoints.stacks.get(stack, {}), **values, "CopyOf": str(endpoints.stacks.get(stack, {}).get(
+        _SOURCE_KEY[copy.kind], "")), "CopyKind": copy.kind, "CopyName": copy.name, "RestoredTo": copy.restored_to}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, {stack: outs})
+    copy.outputs_file = path
+    return path
+
+
+_SOURCE_KEY = {"database": "WriterEndpoint", "table": "TableName", "cache": "Endpoint"}
+
+
+def record(state_dir: Path, copy: Copy, *, procs: Sequence[str] = (), dirs: Sequence[str] = (),
+           extra: dict[str, Any] | None = None) -> None:
+    """Enter a twin copy into state.json: what `ops remove-copy` stops and removes."""
+    from cdk_data_tier.app.local.state import State
+
+    state = State.load(state_dir)
+    if state is None:
+        raise BadInput(f"{state_dir} is not a twin state directory")
+    copies = dict(state.data.get("copies", {}))
+    copies[copy.name] = {"kind": copy.kind, "outputs": str(copy.outputs_file) if copy.outputs_file else None,
+                         "restored_to": copy.restored_to, "procs": list(procs), "dirs": list(dirs), **(extra or {})}
+    state.set("copies", copies)
+
+
+def recorded(state_dir: Path) -> dict[str, dict[str, Any]]:
+    from cdk_data_tier.app.local.state import State
+
+    state = State.load(state_dir)
+    return dict(state.data.get("copies", {})) if state else {}
+
+
+def tags(env: str, **more: str) -> list[dict[str, str]]:
+    """The tags every backup and copy carries, so teardown verification finds them by tag as well as by name."""
+    return [{"Key": k, "Value": v} for k, v in {"project": "cdk-data-tier", "env": env, "made-by": MADE_BY,
+                                                **more}.items()]
+
+
+# ElastiCache replication group ids and snapshot names; RDS identifiers follow the same rule at 63 characters.
+_CACHE_ID = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+def check_cache_id(what: str, value: str, limit: int = 40) -> str:
+    """One error naming the rule ElastiCache would reject `value` by (it lower-cases ids, so we do too)."""
+    name = value.lower()
+    if not 1 <= len(name) <= limit or not _CACHE_ID.match(name) or "--" in name or name.endswith("-"):
+        raise BadInput(f"{what} {value!r} is not a valid ElastiCache name: 1-{limit} letters, digits or hyphens, "
+                       "starting with a letter, no two hyphens in a row, not ending with a hyphen")
+    return name
