@@ -42,6 +42,12 @@ def _target_flags(parser: argparse.ArgumentParser, *, outputs: bool = True) -> N
                              "the twin uses none")
 
 
+def _copy_outputs_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--write-outputs", metavar="FILE", type=Path,
+                        help="where the copy's outputs file goes (default: <twin>/restores/<target>/outputs.json, "
+                             "or ./restore-<target>/outputs.json on AWS)")
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="python -m app_code", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -62,18 +68,30 @@ def build_parser() -> Parser:
 
     ops = sub.add_parser("ops", help="backups, point-in-time restore, teardown verification")
     # The metavar names the choices in "arguments are required", where argparse would show the dest.
-    actions = ops.add_subparsers(dest="ops_command", metavar="{teardown-check,backup,restore-table}", required=True,
-                                 parser_class=Parser)
+    actions = ops.add_subparsers(dest="ops_command", required=True, parser_class=Parser,
+                                 metavar="{teardown-check,backup,restore-table,restore-cache,remove-copy}")
     check = actions.add_parser("teardown-check", help="list what `cdk destroy` left of an environment (exit 1 if any)")
     _target_flags(check, outputs=False)
     check.set_defaults(handler=cmd_teardown_check)
     backup = actions.add_parser("backup", help="on-demand DynamoDB backup and RDS snapshot")
     _target_flags(backup)
     backup.set_defaults(handler=cmd_backup)
-    restore = actions.add_parser("restore-table", help="point-in-time restore of the table into a new one")
+    restore = actions.add_parser("restore-table", help="the table restored into a new one: to a time, the latest "
+                                 "restorable time, or from a backup")
     _target_flags(restore)
+    point = restore.add_mutually_exclusive_group(required=True)
+    point.add_argument("--to-time", metavar="T", help="ISO 8601 time inside the restorable window, e.g. "
+                       "2025-05-01T12:00:00Z (no zone: UTC)")
+    point.add_argument("--latest", action="store_true", help="the latest restorable time")
+    point.add_argument("--backup", metavar="ARN", help="an on-demand backup (`ops backup` prints its ARN)")
     restore.add_argument("--target", required=True, help="name of the new table")
+    _copy_outputs_flag(restore)
     restore.set_defaults(handler=cmd_restore_table)
+
+    remove = actions.add_parser("remove-copy", help="remove a copy that a restore made (table, cache or database)")
+    _target_flags(remove)
+    remove.add_argument("--target", required=True, help="the copy's name, as the restore printed it")
+    remove.set_defaults(handler=cmd_remove_copy)
 
     demo = sub.add_parser("demo", help="synth, local up, run all, summary, local down (also on failure)")
     demo.add_argument("-e", "--env", default="dev", help="environment of cdk.json (default dev)")
@@ -161,8 +179,19 @@ def cmd_backup(args: argparse.Namespace, console=None) -> int:
 
 def cmd_restore_table(args: argparse.Namespace, console=None) -> int:
     from cdk_data_tier.app.ops.commands import restore_table
+    from cdk_data_tier.app.ops.restore_db import parse_time
+    from cdk_data_tier.app.ops.restore_table import Point
 
-    return restore_table(_endpoints(args), args.target, console)
+    point = Point(to_time=parse_time(args.to_time) if args.to_time else None, latest=args.latest,
+                  backup_arn=args.backup)
+    return restore_table(_endpoints(args), args.target, point, outputs=args.outputs, write_to=args.write_outputs,
+                         console=console)
+
+
+def cmd_remove_copy(args: argparse.Namespace, console=None) -> int:
+    from cdk_data_tier.app.ops.commands import remove_copy
+
+    return remove_copy(_endpoints(args), args.target, outputs=args.outputs, console=console)
 
 
 def cmd_drill(args: argparse.Namespace, console=None) -> int:

@@ -1,6 +1,9 @@
-"""`ops teardown-check|backup|restore-table`: the operations of app_code.ops, with what they found or made printed."""
+"""`ops ...`: the operations of app_code.ops, with what they found or made printed."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -34,10 +37,35 @@ def backup(endpoints: Endpoints, console: Console | None = None) -> int:
     return EXIT_OK
 
 
-def restore_table(endpoints: Endpoints, target: str, console: Console | None = None) -> int:
-    from cdk_data_tier.app.ops.restore import restore_table_to_latest
+def restore_table(endpoints: Endpoints, target: str, point: Any, *, outputs: Path | None,
+                  write_to: Path | None = None, console: Console | None = None) -> int:
+    from cdk_data_tier.app.ops import copies
+    from cdk_data_tier.app.ops.restore_table import restore_table as restore
 
-    table = restore_table_to_latest(endpoints, target)
-    (console or Console()).print(f"restored into {table['TableName']}: {table.get('ItemCount', '?')} items, "
-                                 f"{table['TableStatus']}")
+    twin = copies.twin_state_dir(outputs)
+    path = write_to or copies.outputs_path(twin, target)
+    copies.check_writable(path)
+    copy, values = restore(endpoints, target, point)
+    copies.write_outputs(endpoints, copy, values, path, twin=twin, drop=("StreamArn",))
+    if twin is not None:
+        copies.record(twin, copy, dirs=[str(path.parent)], extra={"table": target})
+    _say(console, copy.report("dynamo", _remove_command(outputs, endpoints.env, target)))
     return EXIT_OK
+
+
+def remove_copy(endpoints: Endpoints, target: str, *, outputs: Path | None, console: Console | None = None) -> int:
+    from cdk_data_tier.app.ops.remove_copy import remove_copy as remove
+
+    _say(console, [f"removed {what}" for what in remove(endpoints, target, outputs=outputs)])
+    return EXIT_OK
+
+
+def _remove_command(outputs: Path | None, env: str, target: str) -> str:
+    where = f"--outputs {outputs}" if outputs else f"--env {env}"
+    return f"python -m app_code ops remove-copy {where} --target {target}"
+
+
+def _say(console: Console | None, lines: list[str]) -> None:
+    out = console or Console()
+    for line in lines:
+        out.print(line, highlight=False, soft_wrap=True)

@@ -5,15 +5,18 @@ A copy's outputs file has the endpoints contract's shape (docs/endpoints-contrac
 `CopyOf`, `CopyKind` and `RestoredTo`. `python -m app_code run dynamo|cache|sql --outputs FILE` then runs the
 workloads against the copy, and `ops remove-copy` knows from it what to take away.
 
-On the twin the file goes into the state directory, beside twin.json (which tells clients where moto is and
-which CA to trust), and the copy is recorded in state.json under `copies` with the processes and directories it
-owns, so `local down` stops it with the rest and `ops remove-copy` finds it. On AWS the file is written where
-the caller asks (default: the current directory), and AWS itself is the record.
+On the twin the file is `<state>/restores/<name>/outputs.json`, with a copy of the twin's twin.json beside it
+(where moto is, which CA to trust), and the copy is recorded in state.json under `copies` with the processes
+and directories it owns, so `local down` stops it with the rest and `ops remove-copy` finds it. On AWS the file
+is `./restore-<name>/outputs.json` unless the caller names another, and AWS itself is the record. (The layout
+is ops.restore_db's, so database, table and cache copies sit side by side.)
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,18 +53,32 @@ def twin_state_dir(outputs: Path | None) -> Path | None:
     return root if (root / "state.json").exists() else None
 
 
-def outputs_path(directory: Path, name: str) -> Path:
-    return directory / f"copy-{name}.outputs.json"
+def outputs_path(twin: Path | None, name: str) -> Path:
+    return twin / "restores" / name / "outputs.json" if twin else Path.cwd() / f"restore-{name}" / "outputs.json"
 
 
-def write_outputs(endpoints: Endpoints, copy: Copy, values: dict[str, str], path: Path) -> Path:
-    """The copy's outputs file: the source stack's outputs with `values` in their place."""
-    from cdk_data_tier.app.local.state import write_json
+def check_writable(path: Path) -> None:
+    """Before a restore starts: the outputs file can be written where it is to go."""
+    existing = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise BadInput(f"the copy's outputs file {path} cannot be written ({existing} is not a writable directory)")
+    if path.exists():
+        raise BadInput(f"the copy's outputs file {path} already exists: remove it, or name another")
+
+
+def write_outputs(endpoints: Endpoints, copy: Copy, values: dict[str, str], path: Path, *,
+                  twin: Path | None = None, drop: tuple[str, ...] = ()) -> Path:
+    """The copy's outputs file: the source stack's outputs with `values` in their place and `drop` left out."""
+    from cdk_data_tier.app.local.state import TWIN_FILE, write_json
 
     stack = f"{endpoints.env}-{KINDS[copy.kind]}"
-    outs = {**endpoints.stacks.get(stack, {}), **values, "CopyOf": str(endpoints.stacks.get(stack, {}).get(
-        _SOURCE_KEY[copy.kind], "")), "CopyKind": copy.kind, "CopyName": copy.name, "RestoredTo": copy.restored_to}
+    source = endpoints.stacks.get(stack, {})
+    outs = {k: v for k, v in source.items() if k not in drop}
+    outs.update(values, CopyOf=str(source.get(_SOURCE_KEY[copy.kind], "")), CopyKind=copy.kind, CopyName=copy.name,
+                RestoredTo=copy.restored_to)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if twin is not None:
+        shutil.copyfile(twin / TWIN_FILE, path.parent / TWIN_FILE)  # clients find moto and the CA beside it
     write_json(path, {stack: outs})
     copy.outputs_file = path
     return path

@@ -103,7 +103,8 @@ def restore_table(endpoints: Endpoints, target: str, point: Point, *,
             raise BadInput(f"--to-time {_stamp(point.to_time)}: outside the restorable window of table {source} "
                            f"({_stamp(earliest)} to {_stamp(latest)})")
         started = time.monotonic()
-        when: dict[str, Any] = {"RestoreDateTime": point.to_time} if point.to_time else {"UseLatestRestorableTime": True}
+        when: dict[str, Any] = {"RestoreDateTime": point.to_time} if point.to_time else \
+            {"UseLatestRestorableTime": True}
         ddb.restore_table_to_point_in_time(SourceTableName=source, TargetTableName=target, **when)
         restored_to = ""
     ddb.get_waiter("table_exists").wait(TableName=target, WaiterConfig=wait or WAIT)
