@@ -73,7 +73,8 @@ def build_parser() -> Parser:
     check = actions.add_parser("teardown-check", help="list what `cdk destroy` left of an environment (exit 1 if any)")
     _target_flags(check, outputs=False)
     check.set_defaults(handler=cmd_teardown_check)
-    backup = actions.add_parser("backup", help="on-demand DynamoDB backup and RDS snapshot")
+    backup = actions.add_parser("backup", help="a database snapshot, a cache snapshot and a table backup, named "
+                                "<env>-<UTC time> and tagged alike")
     _target_flags(backup)
     backup.set_defaults(handler=cmd_backup)
     restore = actions.add_parser("restore-table", help="the table restored into a new one: to a time, the latest "
@@ -87,6 +88,13 @@ def build_parser() -> Parser:
     restore.add_argument("--target", required=True, help="name of the new table")
     _copy_outputs_flag(restore)
     restore.set_defaults(handler=cmd_restore_table)
+
+    cache = actions.add_parser("restore-cache", help="a new replication group seeded from a cache snapshot")
+    _target_flags(cache)
+    cache.add_argument("--snapshot", required=True, metavar="NAME", help="a cache snapshot (`ops backup` prints it)")
+    cache.add_argument("--target", required=True, metavar="NAME", help="the new replication group's id")
+    _copy_outputs_flag(cache)
+    cache.set_defaults(handler=cmd_restore_cache)
 
     remove = actions.add_parser("remove-copy", help="remove a copy that a restore made (table, cache or database)")
     _target_flags(remove)
@@ -174,7 +182,7 @@ def cmd_teardown_check(args: argparse.Namespace, console=None) -> int:
 def cmd_backup(args: argparse.Namespace, console=None) -> int:
     from cdk_data_tier.app.ops.commands import backup
 
-    return backup(_endpoints(args), console)
+    return backup(_endpoints(args), outputs=args.outputs, console=console)
 
 
 def cmd_restore_table(args: argparse.Namespace, console=None) -> int:
@@ -186,6 +194,13 @@ def cmd_restore_table(args: argparse.Namespace, console=None) -> int:
                   backup_arn=args.backup)
     return restore_table(_endpoints(args), args.target, point, outputs=args.outputs, write_to=args.write_outputs,
                          console=console)
+
+
+def cmd_restore_cache(args: argparse.Namespace, console=None) -> int:
+    from cdk_data_tier.app.ops.commands import restore_cache
+
+    return restore_cache(_endpoints(args), args.snapshot, args.target, outputs=args.outputs,
+                         write_to=args.write_outputs, console=console)
 
 
 def cmd_remove_copy(args: argparse.Namespace, console=None) -> int:

@@ -29,11 +29,12 @@ def teardown_check(env: str, aws: AwsTarget, console: Console | None = None) -> 
     return EXIT_FAILED
 
 
-def backup(endpoints: Endpoints, console: Console | None = None) -> int:
+def backup(endpoints: Endpoints, *, outputs: Path | None, console: Console | None = None) -> int:
     from cdk_data_tier.app.ops.backup import backup as make_backups
+    from cdk_data_tier.app.ops.copies import twin_state_dir
 
-    for made in make_backups(endpoints):
-        (console or Console()).print(f"{made.what}: {made.id} ({made.detail})")
+    _say(console, [f"{made.what}: {made.id} ({made.detail})"
+                   for made in make_backups(endpoints, twin=twin_state_dir(outputs))])
     return EXIT_OK
 
 
@@ -50,6 +51,23 @@ def restore_table(endpoints: Endpoints, target: str, point: Any, *, outputs: Pat
     if twin is not None:
         copies.record(twin, copy, dirs=[str(path.parent)], extra={"table": target})
     _say(console, copy.report("dynamo", _remove_command(outputs, endpoints.env, target)))
+    return EXIT_OK
+
+
+def restore_cache(endpoints: Endpoints, snapshot: str, target: str, *, outputs: Path | None,
+                  write_to: Path | None = None, console: Console | None = None) -> int:
+    from cdk_data_tier.app.ops import copies
+    from cdk_data_tier.app.ops.restore_cache import restore_cache as restore
+
+    twin = copies.twin_state_dir(outputs)
+    name = copies.check_cache_id("--target", target)
+    path = write_to or copies.outputs_path(twin, name)
+    copies.check_writable(path)
+    copy, values, procs = restore(endpoints, snapshot, name, twin=twin)
+    copies.write_outputs(endpoints, copy, values, path, twin=twin)
+    if twin is not None:
+        copies.record(twin, copy, procs=procs, dirs=[str(path.parent)])
+    _say(console, copy.report("cache", _remove_command(outputs, endpoints.env, name)))
     return EXIT_OK
 
 
