@@ -5,8 +5,8 @@ group created from a snapshot with the source group's settings.
 version, subnet group, security groups, parameter group, encryption in transit and at rest (with its KMS key),
 shards and replicas, and the user groups or the AUTH token all have to be given again. They are read from the
 source group (describe_replication_groups) and one of its member clusters (describe_cache_clusters, which alone
-reports the subnet group, security groups, parameter group and engine version). The AUTH token is read from the
-cache's auth secret, as the stack stored it.
+reports the security groups and parameter group; the snapshot also names the subnet group, parameter group and
+engine version). The AUTH token is read from the cache's auth secret, as the stack stored it.
 """
 
 from __future__ import annotations
@@ -62,12 +62,18 @@ def settings(endpoints: Endpoints, ec: Any, group_id: str, snap: dict[str, Any])
     node_groups = group.get("NodeGroups", [])
     replicas = max(len(ng.get("NodeGroupMembers", [])) for ng in node_groups) - 1 if node_groups else 0
     cluster = bool(group.get("ClusterEnabled"))
+    groups = [sg["SecurityGroupId"] for sg in member.get("SecurityGroups", [])]
+    if not groups:
+        # Without them the copy would land in the VPC's default security group, which the app host cannot reach.
+        raise RuntimeError(f"cache cluster {member['CacheClusterId']} reports no security groups")
+    parameter_group = member.get("CacheParameterGroup", {}).get("CacheParameterGroupName") \
+        or snap.get("CacheParameterGroupName")
     args: dict[str, Any] = {
         "CacheNodeType": group.get("CacheNodeType") or member["CacheNodeType"],
-        "Engine": group.get("Engine") or member["Engine"], "EngineVersion": member["EngineVersion"],
-        "CacheSubnetGroupName": member["CacheSubnetGroupName"],
-        "SecurityGroupIds": [sg["SecurityGroupId"] for sg in member.get("SecurityGroups", [])],
-        "CacheParameterGroupName": member["CacheParameterGroup"]["CacheParameterGroupName"],
+        "Engine": group.get("Engine") or member["Engine"],
+        "EngineVersion": member.get("EngineVersion") or snap["EngineVersion"],
+        "CacheSubnetGroupName": member.get("CacheSubnetGroupName") or snap["CacheSubnetGroupName"],
+        "SecurityGroupIds": groups, "CacheParameterGroupName": parameter_group,
         "TransitEncryptionEnabled": bool(group.get("TransitEncryptionEnabled")),
         "AtRestEncryptionEnabled": bool(group.get("AtRestEncryptionEnabled")),
         "AutomaticFailoverEnabled": group.get("AutomaticFailover") in ("enabled", "enabling"),
@@ -77,6 +83,8 @@ def settings(endpoints: Endpoints, ec: Any, group_id: str, snap: dict[str, Any])
     }
     if group.get("KmsKeyId"):
         args["KmsKeyId"] = group["KmsKeyId"]
+    if group.get("ClusterMode"):  # enabled | disabled | compatible (the parameter group says so too)
+        args["ClusterMode"] = group["ClusterMode"]
     if group.get("TransitEncryptionMode"):
         args["TransitEncryptionMode"] = group["TransitEncryptionMode"]
     if cluster:
