@@ -43,9 +43,9 @@ def _target_flags(parser: argparse.ArgumentParser, *, outputs: bool = True) -> N
 
 
 def _copy_outputs_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--write-outputs", metavar="FILE", type=Path,
-                        help="where the copy's outputs file goes (default: <twin>/restores/<target>/outputs.json, "
-                             "or ./restore-<target>/outputs.json on AWS)")
+    parser.add_argument("--out", metavar="FILE", type=Path,
+                        help="where the copy's outputs file goes (default: the twin's <state>/copies/<target>/"
+                             "outputs.json, or ./restore-<target>/outputs.json on AWS)")
 
 
 def build_parser() -> Parser:
@@ -69,7 +69,7 @@ def build_parser() -> Parser:
     ops = sub.add_parser("ops", help="backups, point-in-time restore, teardown verification")
     # The metavar names the choices in "arguments are required", where argparse would show the dest.
     actions = ops.add_subparsers(dest="ops_command", required=True, parser_class=Parser,
-                                 metavar="{teardown-check,backup,restore-table,restore-cache,remove-copy}")
+                                 metavar="{teardown-check,backup,restore-db,restore-table,restore-cache,remove-copy}")
     check = actions.add_parser("teardown-check", help="list what `cdk destroy` left of an environment (exit 1 if any)")
     _target_flags(check, outputs=False)
     check.set_defaults(handler=cmd_teardown_check)
@@ -88,7 +88,23 @@ def build_parser() -> Parser:
     restore.add_argument("--target", required=True, help="name of the new table")
     _copy_outputs_flag(restore)
     restore.set_defaults(handler=cmd_restore_table)
-
+    restore_db = actions.add_parser(
+        "restore-db", help="restore the database into a new instance: to a time, the latest restorable time, or a "
+                           "snapshot", description="A new DB instance beside the source. The twin: a real PostgreSQL "
+        "recovered from its base backup and WAL archive (MariaDB: snapshot plus binlog) on a free port. AWS: "
+        "restore_db_instance_to_point_in_time / _from_db_snapshot (Aurora: the cluster calls and a writer), in the "
+        "source's subnet group, security groups, parameter group and KMS key. Writes an outputs file for the copy.")
+    _target_flags(restore_db)
+    point = restore_db.add_mutually_exclusive_group(required=True)
+    point.add_argument("--to-time", metavar="T", help="ISO 8601 time inside the restorable window (naive = UTC)")
+    point.add_argument("--latest", action="store_true", help="the latest restorable time")
+    point.add_argument("--snapshot", metavar="ID", help="a snapshot `ops backup` made (AWS: any DB/cluster snapshot)")
+    restore_db.add_argument("--target", required=True, metavar="NAME", help="identifier of the new instance")
+    restore_db.add_argument("--out", type=Path, metavar="FILE",
+                            help="outputs file of the copy (default: the twin's <state>/copies/<NAME>/outputs.json; "
+                                 "AWS: ./restore-<NAME>/outputs.json)")
+    restore_db.add_argument("--json", action="store_true", help="print the restored copy as one JSON object")
+    restore_db.set_defaults(handler=cmd_restore_db)
     cache = actions.add_parser("restore-cache", help="a new replication group seeded from a cache snapshot")
     _target_flags(cache)
     cache.add_argument("--snapshot", required=True, metavar="NAME", help="a cache snapshot (`ops backup` prints it)")
@@ -96,9 +112,10 @@ def build_parser() -> Parser:
     _copy_outputs_flag(cache)
     cache.set_defaults(handler=cmd_restore_cache)
 
-    remove = actions.add_parser("remove-copy", help="remove a copy that a restore made (table, cache or database)")
+    remove = actions.add_parser("remove-copy", help="remove a copy that a restore made: a table, a cache or a "
+                                "database (twin: stop it, delete its data; AWS: delete it, without a final snapshot)")
     _target_flags(remove)
-    remove.add_argument("--target", required=True, help="the copy's name, as the restore printed it")
+    remove.add_argument("--target", required=True, metavar="NAME", help="the copy's name, as the restore printed it")
     remove.set_defaults(handler=cmd_remove_copy)
 
     demo = sub.add_parser("demo", help="synth, local up, run all, summary, local down (also on failure)")
@@ -192,7 +209,7 @@ def cmd_restore_table(args: argparse.Namespace, console=None) -> int:
 
     point = Point(to_time=parse_time(args.to_time) if args.to_time else None, latest=args.latest,
                   backup_arn=args.backup)
-    return restore_table(_endpoints(args), args.target, point, outputs=args.outputs, write_to=args.write_outputs,
+    return restore_table(_endpoints(args), args.target, point, outputs=args.outputs, write_to=args.out,
                          console=console)
 
 
@@ -200,13 +217,20 @@ def cmd_restore_cache(args: argparse.Namespace, console=None) -> int:
     from cdk_data_tier.app.ops.commands import restore_cache
 
     return restore_cache(_endpoints(args), args.snapshot, args.target, outputs=args.outputs,
-                         write_to=args.write_outputs, console=console)
+                         write_to=args.out, console=console)
 
 
 def cmd_remove_copy(args: argparse.Namespace, console=None) -> int:
     from cdk_data_tier.app.ops.commands import remove_copy
 
     return remove_copy(_endpoints(args), args.target, outputs=args.outputs, console=console)
+
+
+def cmd_restore_db(args: argparse.Namespace, console=None) -> int:
+    from cdk_data_tier.app.ops.commands import restore_db
+
+    return restore_db(_endpoints(args), target=args.target, to_time=args.to_time, latest=args.latest,
+                      snapshot=args.snapshot, out=args.out, as_json=args.json, console=console)
 
 
 def cmd_drill(args: argparse.Namespace, console=None) -> int:

@@ -11,7 +11,7 @@ drill's cluster notices a lost node soon.
 
 A *copy* (`copy=NAME`: a replication group restored from a snapshot, app_code.local.redis_restore) has the
 same shape, TLS, AUTH and users, its primaries start from the snapshot's RDB files (`seeds`) and own the
-snapshot's slot ranges (`slots`); it lives under `restores/NAME/` with processes named `redis-NAME-...`, and
+snapshot's slot ranges (`slots`); it lives under `copies/NAME/` with processes named `redis-NAME-...`, and
 its endpoints are its nodes' own ports (nothing fails a copy over).
 """
 
@@ -92,7 +92,7 @@ class RedisTwin:
         self.proxy: Proxy | None = None
 
     def _root(self) -> Path:
-        return self.state.path("restores", self.copy) if self.copy else self.state.root
+        return self.state.path("copies", self.copy) if self.copy else self.state.root
 
     def proc_name(self, node: RedisNode) -> str:
         return f"redis-{self.copy}-{node.name}" if self.copy else f"redis-{node.name}"

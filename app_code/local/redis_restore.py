@@ -23,8 +23,8 @@ from cdk_data_tier.app.local.state import State
 
 def restore(state: State, snapshot: str, target: str) -> tuple[RedisTwin, CacheSnapshot]:
     snap = load(state, snapshot)
-    if target in state.data.get("copies", {}) or target in state.data.get("cache_copies", {}) \
-            or state.path("restores", target).exists():
+    taken = {*state.data.get("copies", {}), *state.data.get("cache_copies", {}), *state.data.get("db_copies", {})}
+    if target in taken or state.path("copies", target).exists():
         raise BadInput(f"--target {target}: a copy of that name already exists in {state.root}")
     source = RedisTwin.attach(state)
     if snap.cluster_mode != source.spec.cluster_mode:
@@ -47,7 +47,7 @@ def remove(state: State, copy: RedisTwin) -> list[str]:
     """Stop the copy's processes, remove its directory and its records."""
     names = {copy.proc_name(n) for n in copy.nodes}
     stopped = stop([p for p in state.procs if p.name in names])
-    shutil.rmtree(state.path("restores", copy.copy or ""), ignore_errors=True)
+    shutil.rmtree(state.path("copies", copy.copy or ""), ignore_errors=True)
 
     def forget(data: dict[str, Any]) -> None:
         data["procs"] = [p for p in data["procs"] if p["name"] not in names]

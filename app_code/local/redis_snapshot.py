@@ -19,7 +19,7 @@ from typing import Any
 from cdk_data_tier.app.errors import BadInput
 from cdk_data_tier.app.local.procs import wait_until
 from cdk_data_tier.app.local.redis_nodes import RedisNode, RedisTwin, shard_slots
-from cdk_data_tier.app.local.state import State, write_json
+from cdk_data_tier.app.local.state import TWIN_FILE, State, write_json
 
 SNAPSHOTS = ("snapshots", "cache")
 META = "snapshot.json"
@@ -42,6 +42,12 @@ class CacheSnapshot:
 
 def directory(state: State, name: str) -> Path:
     return state.path(*SNAPSHOTS, name)
+
+
+def group_id(state: State) -> str:
+    """The replication group id of the twin's cache, as its templates name it (twin.json)."""
+    info = json.loads(state.path(TWIN_FILE).read_text())
+    return str(info.get("cache", {}).get("replication_group_id") or f"{state.env}-cache")
 
 
 def load(state: State, name: str) -> CacheSnapshot:

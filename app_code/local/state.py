@@ -83,6 +83,12 @@ class State:
             self.data["procs"] = [p for p in self.data["procs"] if p["name"] != rec.name] + [rec.to_json()]
             write_json(self.root / STATE_FILE, self.data, private=True)
 
+    def remove_proc(self, name: str) -> None:
+        """A server stopped for good (a restored copy removed): `down` has nothing left to stop of it."""
+        with self._lock:
+            self.data["procs"] = [p for p in self.data["procs"] if p["name"] != name]
+            write_json(self.root / STATE_FILE, self.data, private=True)
+
     def proc(self, name: str) -> ProcRecord:
         return next(p for p in self.procs if p.name == name)
 

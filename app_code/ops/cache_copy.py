@@ -36,12 +36,13 @@ def group_exists(endpoints: Endpoints, name: str) -> bool:
     return True
 
 
-def snapshot(endpoints: Endpoints, name: str) -> dict[str, Any]:
-    """create_snapshot of the environment's replication group, tagged; returns the snapshot's description."""
+def snapshot(endpoints: Endpoints, *, label: str) -> dict[str, Any]:
+    """create_snapshot `<group>-<label>` of the environment's replication group, tagged; its description."""
     ec = endpoints.aws.client("elasticache")
     group = source_group(endpoints, ec)
-    made = ec.create_snapshot(ReplicationGroupId=group, SnapshotName=check_cache_id("snapshot", name, 255),
-                              Tags=tags(endpoints.env, source=group))
+    name = check_cache_id("snapshot", f"{group}-{label}", 255)
+    made = ec.create_snapshot(ReplicationGroupId=group, SnapshotName=name, Tags=tags(endpoints.env, **{
+        "backup-label": label}))
     return dict(made["Snapshot"])
 
 

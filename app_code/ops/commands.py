@@ -1,7 +1,10 @@
-"""`ops ...`: the operations of app_code.ops, with what they found or made printed."""
+"""`ops ...`: the operations of app_code.ops (backups, restores, copies, teardown verification), with what they
+found or made printed."""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,8 @@ def restore_table(endpoints: Endpoints, target: str, point: Any, *, outputs: Pat
     from cdk_data_tier.app.ops.restore_table import restore_table as restore
 
     twin = copies.twin_state_dir(outputs)
+    if twin is not None:
+        copies.check_free(twin, target)
     path = write_to or copies.outputs_path(twin, target)
     copies.check_writable(path)
     copy, values = restore(endpoints, target, point)
@@ -87,3 +92,26 @@ def _say(console: Console | None, lines: list[str]) -> None:
     out = console or Console()
     for line in lines:
         out.print(line, highlight=False, soft_wrap=True)
+
+
+def restore_db(endpoints: Endpoints, *, target: str, to_time: str | None, latest: bool, snapshot: str | None,
+               out: Path | None, as_json: bool, console: Console | None = None) -> int:
+    from cdk_data_tier.app.ops.restore_db import RestoreFailed, iso, parse_time, restore_database
+
+    console = console or Console()
+    moment = parse_time(to_time) if to_time is not None else None
+    try:
+        copy = restore_database(endpoints, target=target, to_time=moment, latest=latest, snapshot=snapshot,
+                                outputs_path=out, echo=(lambda _: None) if as_json else console.print)
+    except RestoreFailed as err:
+        print(f"app_code ops: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    if as_json:
+        print(json.dumps(copy.to_json()))
+        return EXIT_OK
+    console.print(f"restored {copy.target} ({copy.kind}) from {copy.source} to {iso(copy.restored_to)} in "
+                  f"{copy.seconds:.1f}s: writer {copy.endpoint}", highlight=False)
+    console.print(f"outputs: {copy.outputs_path}", highlight=False)
+    console.print(f"use it:  python -m app_code run sql --outputs {copy.outputs_path}", highlight=False)
+    console.print(f"remove:  {copy.remove_command}", highlight=False)
+    return EXIT_OK

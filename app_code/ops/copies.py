@@ -5,11 +5,12 @@ A copy's outputs file has the endpoints contract's shape (docs/endpoints-contrac
 `CopyOf`, `CopyKind` and `RestoredTo`. `python -m app_code run dynamo|cache|sql --outputs FILE` then runs the
 workloads against the copy, and `ops remove-copy` knows from it what to take away.
 
-On the twin the file is `<state>/restores/<name>/outputs.json`, with a copy of the twin's twin.json beside it
+On the twin the file is `<state>/copies/<name>/outputs.json`, with a copy of the twin's twin.json beside it
 (where moto is, which CA to trust), and the copy is recorded in state.json under `copies` with the processes
 and directories it owns, so `local down` stops it with the rest and `ops remove-copy` finds it. On AWS the file
 is `./restore-<name>/outputs.json` unless the caller names another, and AWS itself is the record. (The layout
-is ops.restore_db's, so database, table and cache copies sit side by side.)
+is ops.restore_db's, so database, table and cache copies sit side by side; a name is one copy's, whatever
+its kind: see `check_free`.)
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def twin_state_dir(outputs: Path | None) -> Path | None:
 
 
 def outputs_path(twin: Path | None, name: str) -> Path:
-    return twin / "restores" / name / "outputs.json" if twin else Path.cwd() / f"restore-{name}" / "outputs.json"
+    return twin / "copies" / name / "outputs.json" if twin else Path.cwd() / f"restore-{name}" / "outputs.json"
 
 
 def check_writable(path: Path) -> None:
@@ -99,6 +100,17 @@ def record(state_dir: Path, copy: Copy, *, procs: Sequence[str] = (), dirs: Sequ
     copies[copy.name] = {"kind": copy.kind, "outputs": str(copy.outputs_file) if copy.outputs_file else None,
                          "restored_to": copy.restored_to, "procs": list(procs), "dirs": list(dirs), **(extra or {})}
     state.set("copies", copies)
+
+
+def check_free(state_dir: Path, name: str) -> None:
+    """On the twin a copy's name is its directory's: no two copies of any kind share one."""
+    from cdk_data_tier.app.local.state import State
+
+    state = State.load(state_dir)
+    data = state.data if state else {}
+    taken = {*data.get("copies", {}), *data.get("cache_copies", {}), *data.get("db_copies", {})}
+    if name in taken or (state_dir / "copies" / name).exists():
+        raise BadInput(f"--target {name}: a copy of that name already exists in {state_dir}")
 
 
 def recorded(state_dir: Path) -> dict[str, dict[str, Any]]:

@@ -23,95 +23,35 @@ The API other modules call (its signatures stay stable):
 
     remove_copy(source, *, target) -> list[str]   what it stopped / deleted (only copies restore_database made)
     restorable_window(source) -> RestoreWindow(earliest, latest)   as describe_db_instances / _clusters report it
+    snapshot_database(source, *, label) -> (what, id, detail)   a manual snapshot (`ops backup`'s database part)
+    twin_dir_of(source) -> Path | None   the twin's state directory behind `source` (None: AWS)
 
 On the twin the copy is a real server process recorded in the twin's state, so `local down` stops it too.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cdk_data_tier.app.errors import BadInput
-
-Echo = Callable[[str], None]
-IDENTIFIER_RULE = "1-63 letters, digits and hyphens, starting with a letter, without '--' or a trailing hyphen"
-_IDENTIFIER = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*$")
-
-
-class RestoreError(BadInput):
-    """A restore (or a copy's removal) that cannot be done as asked: one line naming the input and what was expected."""
-
-
-@dataclass(frozen=True)
-class RestoreWindow:
-    earliest: datetime
-    latest: datetime
-
-    def to_json(self) -> dict[str, str]:
-        return {"EarliestRestorableTime": iso(self.earliest), "LatestRestorableTime": iso(self.latest)}
+from cdk_data_tier.app.ops.restore_model import (  # noqa: F401 - the API's names, re-exported
+    IDENTIFIER_RULE,
+    Echo,
+    RestoredCopy,
+    RestoreError,
+    RestoreFailed,
+    RestoreWindow,
+    aware,
+    check_choice,
+    check_identifier,
+    check_in_window,
+    iso,
+    parse_time,
+)
 
 
-@dataclass(frozen=True)
-class RestoredCopy:
-    target: str
-    kind: str  # twin-postgres | twin-mysql | rds-instance | aurora-cluster
-    source: str  # the source instance's (or cluster's) identifier
-    restored_to: datetime
-    outputs_path: Path
-    endpoint: str  # host:port of the copy's writer
-    seconds: float
-    remove_command: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"target": self.target, "kind": self.kind, "source": self.source, "restored_to": iso(self.restored_to),
-                "outputs": str(self.outputs_path), "endpoint": self.endpoint, "seconds": round(self.seconds, 2),
-                "remove": self.remove_command}
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def check_identifier(name: str, what: str = "--target") -> str:
-    """RDS's rule for DB instance and cluster identifiers, checked before any call."""
-    if not 1 <= len(name) <= 63 or not _IDENTIFIER.match(name) or name.endswith("-"):
-        raise RestoreError(f"{what} {name!r} is not a valid DB identifier: expected {IDENTIFIER_RULE}")
-    return name
-
-
-def aware(moment: datetime) -> datetime:
-    """A naive datetime is UTC (RDS's RestoreTime is UTC)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def parse_time(text: str) -> datetime:
-    """--to-time: ISO 8601 (2025-05-01T12:00:00Z, ...+02:00, or naive = UTC)."""
-    try:
-        return aware(datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00")))
-    except ValueError:
-        raise RestoreError(f"--to-time {text!r} is not a time: expected ISO 8601 such as 2025-05-01T12:00:00Z") \
-            from None
-
-
-def check_in_window(moment: datetime, window: RestoreWindow, where: str) -> None:
-    if not window.earliest <= moment <= window.latest:
-        raise RestoreError(f"--to-time {iso(moment)} is outside {where}'s restorable window [{iso(window.earliest)}, "
-                           f"{iso(window.latest)}]")
-
-
-def check_choice(to_time: datetime | None, latest: bool, snapshot: str | None) -> None:
-    given = [name for name, value in (("--to-time", to_time), ("--latest", latest), ("--snapshot", snapshot)) if value]
-    if len(given) != 1:
-        raise RestoreError(f"restore-db needs exactly one of --to-time, --latest, --snapshot (got "
-                           f"{', '.join(given) or 'none'})")
-
-
-def _twin_dir(source: Any) -> Path | None:
+def twin_dir_of(source: Any) -> Path | None:
     """The twin's state directory behind `source`, or None when it is AWS (a deploy's outputs, CloudFormation)."""
     from cdk_data_tier.app.endpoints import Endpoints
     from cdk_data_tier.app.local.state import STATE_FILE
@@ -138,7 +78,7 @@ def restore_database(source: Any, *, target: str, to_time: datetime | None = Non
     check_identifier(target)
     moment = aware(to_time) if to_time is not None else None
     say = echo or (lambda _: None)
-    twin_dir = _twin_dir(source)
+    twin_dir = twin_dir_of(source)
     if twin_dir is not None:
         from cdk_data_tier.app.local.db_copies import restore_on_twin
 
@@ -153,7 +93,7 @@ def restore_database(source: Any, *, target: str, to_time: datetime | None = Non
 def remove_copy(source: Any, *, target: str, echo: Echo | None = None) -> list[str]:
     check_identifier(target)
     say = echo or (lambda _: None)
-    twin_dir = _twin_dir(source)
+    twin_dir = twin_dir_of(source)
     if twin_dir is not None:
         from cdk_data_tier.app.local.db_copies import remove_on_twin
 
@@ -164,7 +104,7 @@ def remove_copy(source: Any, *, target: str, echo: Echo | None = None) -> list[s
 
 
 def restorable_window(source: Any) -> RestoreWindow:
-    twin_dir = _twin_dir(source)
+    twin_dir = twin_dir_of(source)
     if twin_dir is not None:
         from cdk_data_tier.app.local.db_copies import window_on_twin
 
@@ -172,3 +112,19 @@ def restorable_window(source: Any) -> RestoreWindow:
     from cdk_data_tier.app.ops.rds_restore import window_on_aws
 
     return window_on_aws(source)
+
+
+def snapshot_database(source: Any, *, label: str) -> tuple[str, str, str]:
+    """A manual snapshot named <identifier>-<label>: on the twin a base backup (PostgreSQL) or a consistent dump at
+    a binlog position (MariaDB); on AWS an RDS snapshot, or an Aurora cluster snapshot, tagged like the copies."""
+    twin_dir = twin_dir_of(source)
+    if twin_dir is not None:
+        from cdk_data_tier.app.local import db_backups
+
+        with db_backups.running(twin_dir) as state:
+            made = db_backups.snapshot(state, f"{db_backups.identifier(state)}-{label}")
+            db_backups.window(state)  # the new snapshot may start the window: twin.json follows
+        return "twin database snapshot", made["id"], made["detail"]
+    from cdk_data_tier.app.ops.rds_restore import snapshot_on_aws
+
+    return snapshot_on_aws(source, label=label)

@@ -85,14 +85,14 @@ def test_restore_cache_creates_a_sibling_group_from_the_snapshot(aws, moto_url, 
     env = f"t{uuid.uuid4().hex[:6]}"
     group = _group(aws, env, cluster=cluster, rbac=not cluster)
     endpoints, path = _cache_endpoints(aws, outputs_file, env, group, cluster=cluster)
-    snap = cache_copy.snapshot(endpoints, f"{env}-20250501-120000")
+    snap = cache_copy.snapshot(endpoints, label="20250501-120000")
     assert snap["ReplicationGroupId"] == f"{env}-cache"
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     monkeypatch.setattr(cache_copy, "WAIT", FAST)
     target, written = f"{env}-cache-copy", tmp_path / "copy" / "outputs.json"
 
     assert main(["ops", "restore-cache", "--outputs", str(path), "--snapshot", snap["SnapshotName"],
-                 "--target", target, "--write-outputs", str(written)]) == 0
+                 "--target", target, "--out", str(written)]) == 0
 
     sent = next(p for op, p in calls if op == "CreateReplicationGroup" and p["ReplicationGroupId"] == target)
     expected = {"ReplicationGroupId": target, "SnapshotName": snap["SnapshotName"], "CacheNodeType": "cache.t4g.small",
@@ -124,7 +124,7 @@ def test_restore_cache_checks_before_creating(aws, outputs_file, calls, monkeypa
         cache_copy.restore(endpoints, "nope", f"{env}-copy")
     with pytest.raises(BadInput, match=rf"^--target {env}-cache: a replication group of that name already exists$"):
         cache_copy.restore(endpoints, "nope", f"{env}-cache")
-    snap = cache_copy.snapshot(endpoints, f"{env}-s1")
+    snap = cache_copy.snapshot(endpoints, label="s1")
     monkeypatch.setitem(AWS_FIELDS, "on", False)
     with pytest.raises(RuntimeError, match="reports no security groups"):
         cache_copy.restore(endpoints, snap["SnapshotName"], f"{env}-copy")
@@ -154,7 +154,7 @@ def test_restore_table_on_aws_sends_the_restore_calls_and_checks_the_window(aws,
 
     when = iso(window["EarliestRestorableDateTime"])
     written = tmp_path / "copy.json"
-    assert main([*base, "--to-time", when, "--target", f"{table}-copy", "--write-outputs", str(written)]) == 0
+    assert main([*base, "--to-time", when, "--target", f"{table}-copy", "--out", str(written)]) == 0
     sent = next(p for op, p in calls if op == "RestoreTableToPointInTime")
     assert sent["SourceTableName"] == table and iso(sent["RestoreDateTime"]) == when
     assert ("TagResource", {"ResourceArn": f"arn:aws:dynamodb:{REGION}:123456789012:table/{table}-copy",
@@ -163,7 +163,7 @@ def test_restore_table_on_aws_sends_the_restore_calls_and_checks_the_window(aws,
                                      {"Key": "copy-of", "Value": table}]}) in calls
     assert Endpoints.from_outputs_file(written).dynamo.table_name == f"{table}-copy"
     arn = ddb.create_backup(TableName=table, BackupName=f"{env}-b")["BackupDetails"]["BackupArn"]
-    assert main([*base, "--backup", arn, "--target", f"{table}-copy2", "--write-outputs",
+    assert main([*base, "--backup", arn, "--target", f"{table}-copy2", "--out",
                  str(tmp_path / "copy2.json")]) == 0
     assert ("RestoreTableFromBackup", {"TargetTableName": f"{table}-copy2", "BackupArn": arn}) in calls
     capsys.readouterr()
@@ -183,16 +183,19 @@ def test_backup_on_aws_names_and_tags_every_part_alike(aws, outputs_file, calls)
     rds.create_db_instance(DBInstanceIdentifier=f"{env}-database-primary", Engine="postgres",
                            DBInstanceClass="db.t3.micro", MasterUsername="dbadmin",
                            MasterUserPassword="not-a-real-one-1", AllocatedStorage=20)
-    made = {b.what: b for b in backup(endpoints, name=f"{env}-20250501-120000")}
-    name = f"{env}-20250501-120000"
-    assert made["rds snapshot"].id == made["elasticache snapshot"].id == name
+    label = "20250501-120000"
+    made = {b.what: b for b in backup(endpoints, label=label)}
+    assert made["rds snapshot"].id == f"{env}-database-primary-{label}"
+    assert made["elasticache snapshot"].id == f"{env}-cache-{label}"
     assert made["dynamodb backup"].id.startswith(f"arn:aws:dynamodb:{REGION}:")
     assert ddb.describe_backup(BackupArn=made["dynamodb backup"].id)["BackupDescription"]["BackupDetails"][
-        "BackupName"] == name
-    labels = {"project": "cdk-data-tier", "env": env, "made-by": "app_code ops"}
-    snap_arn = rds.describe_db_snapshots(DBSnapshotIdentifier=name)["DBSnapshots"][0]["DBSnapshotArn"]
+        "BackupName"] == f"{env}-catalog-{label}"
+    labels = {"project": "cdk-data-tier", "env": env, "made-by": "app_code ops", "backup-label": label}
+    snap_arn = rds.describe_db_snapshots(DBSnapshotIdentifier=made["rds snapshot"].id)["DBSnapshots"][0][
+        "DBSnapshotArn"]
     assert labels.items() <= {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(
         ResourceName=snap_arn)["TagList"]}.items()
-    ec_arn = aws.client("elasticache").describe_snapshots(SnapshotName=name)["Snapshots"][0]["ARN"]
+    ec_arn = aws.client("elasticache").describe_snapshots(SnapshotName=made["elasticache snapshot"].id)[
+        "Snapshots"][0]["ARN"]
     assert labels.items() <= {t["Key"]: t["Value"] for t in aws.client("elasticache").list_tags_for_resource(
         ResourceName=ec_arn)["TagList"]}.items()

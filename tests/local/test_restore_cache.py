@@ -38,8 +38,8 @@ def test_a_restored_cache_holds_the_keys_of_its_snapshot_and_no_later_ones(name,
     assert main(["ops", "backup", "--outputs", str(twin.state_dir)]) == 0
     made = capsys.readouterr().out
     assert "cache snapshot: " in made and "dynamodb backup: arn:aws:dynamodb:" in made
-    backup_name = made.split("cache snapshot: ", 1)[1].split()[0]
-    assert backup_name.startswith(f"{twin.env}-")
+    group = json.loads(twin.twin_file.read_text())["cache"]["replication_group_id"]
+    assert made.split("cache snapshot: ", 1)[1].startswith(f"{group}-")
     from cdk_data_tier.app.local import redis_snapshot
 
     snap = redis_snapshot.take(State.load(twin.state_dir), snapshot, source=f"{twin.env}-Cache")
@@ -51,7 +51,7 @@ def test_a_restored_cache_holds_the_keys_of_its_snapshot_and_no_later_ones(name,
     assert main(["ops", "restore-cache", "--outputs", str(twin.state_dir), "--snapshot", snapshot,
                  "--target", target]) == 0
     out = capsys.readouterr().out
-    outputs = twin.state_dir / "restores" / target / "outputs.json"
+    outputs = twin.state_dir / "copies" / target / "outputs.json"
     assert f"use it:  python -m app_code run cache --outputs {outputs}" in out
     try:
         copy = Endpoints.from_outputs_file(outputs)
@@ -70,7 +70,7 @@ def test_a_restored_cache_holds_the_keys_of_its_snapshot_and_no_later_ones(name,
         assert main(["ops", "remove-copy", "--outputs", str(twin.state_dir), "--target", target]) == 0
     state = State.load(twin.state_dir)
     assert not any(p.name.startswith(f"redis-{target}-") for p in state.procs)
-    assert target not in state.data.get("cache_copies", {}) and not (twin.state_dir / "restores" / target).exists()
+    assert target not in state.data.get("cache_copies", {}) and not (twin.state_dir / "copies" / target).exists()
     assert all(is_running(p) for p in state.procs)  # the twin's own nodes untouched
 
 
@@ -89,4 +89,4 @@ def test_snapshot_and_restore_refuse_bad_names_and_leave_nothing(twin, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith(expected) and "\n" not in err, err
     assert [p.name for p in State.load(twin.state_dir).procs] == before
-    assert not (twin.state_dir / "restores" / "copy-x").exists()
+    assert not (twin.state_dir / "copies" / "copy-x").exists()

@@ -33,7 +33,7 @@ def _remove(twin, ddb, name: str) -> None:
     assert main(["ops", "remove-copy", "--outputs", str(twin.state_dir), "--target", name]) == 0
     assert name not in ddb.list_tables()["TableNames"]
     assert name not in copies.recorded(twin.state_dir)
-    assert not (twin.state_dir / "restores" / name).exists()
+    assert not (twin.state_dir / "copies" / name).exists()
 
 
 def test_a_restore_to_a_time_holds_the_earlier_writes_and_none_of_the_later(twin, capsys):
@@ -55,7 +55,7 @@ def test_a_restore_to_a_time_holds_the_earlier_writes_and_none_of_the_later(twin
     assert main(["ops", "restore-table", "--outputs", str(twin.state_dir), "--to-time", iso(between),
                  "--target", target]) == 0
     out = capsys.readouterr().out
-    outputs = twin.state_dir / "restores" / target / "outputs.json"
+    outputs = twin.state_dir / "copies" / target / "outputs.json"
     assert f"outputs: {outputs}" in out and f"ops remove-copy --outputs {twin.state_dir} --target {target}" in out
     try:
         assert _keys(ddb, target, f"RESTORE#{run}") == {f"RESTORE#{run}#t1"}
@@ -117,4 +117,4 @@ def test_limits_are_checked_before_anything_is_made(twin, capsys, tmp_path: Path
         assert err.startswith(expected), err
         assert "\n" not in err
     assert set(ddb.list_tables()["TableNames"]) == before
-    assert not (twin.state_dir / "restores").exists() or not any((twin.state_dir / "restores").iterdir())
+    assert not (twin.state_dir / "copies").exists() or not any((twin.state_dir / "copies").iterdir())
