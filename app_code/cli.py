@@ -124,7 +124,8 @@ def build_parser() -> Parser:
     demo.add_argument("--state-dir", type=Path, help="the twin's state directory (default: .twin/<env>)")
     demo.set_defaults(handler=cmd_demo)
 
-    drill = sub.add_parser("drill", help="a steady workload through one injected event: failover, lag, throttling",
+    drill = sub.add_parser("drill", help="a steady workload through one injected event: failover, lag, throttling; "
+                           "or a restore of backups to a point in time, checked marker by marker",
                            description="Run a drill: a workload, one event, and a report of what was acknowledged, "
                                        "present, lost and duplicated. On the twin (--outputs .twin/<env>) the twin's "
                                        "control injects the event; on AWS (--env) the failover APIs do.")
@@ -133,7 +134,8 @@ def build_parser() -> Parser:
     drill.add_argument("drill", choices=DRILLS, help="which drill")
     _target_flags(drill)
     drill.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    drill.add_argument("--yes", action="store_true", help="confirm a failover of a real (AWS) environment")
+    drill.add_argument("--yes", action="store_true", help="confirm a failover (or the restore drill's copies) of a "
+                       "real (AWS) environment")
     drill.add_argument("--partition-first", action="store_true",
                        help="twin only: cut the standby / replicas off before the kill (acknowledged writes then "
                             "exist on the primary alone: what asynchronous replication loses)")

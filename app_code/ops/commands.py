@@ -43,36 +43,21 @@ def backup(endpoints: Endpoints, *, outputs: Path | None, console: Console | Non
 
 def restore_table(endpoints: Endpoints, target: str, point: Any, *, outputs: Path | None,
                   write_to: Path | None = None, console: Console | None = None) -> int:
-    from cdk_data_tier.app.ops import copies
-    from cdk_data_tier.app.ops.restore_table import restore_table as restore
+    from cdk_data_tier.app.ops.copies import twin_state_dir
+    from cdk_data_tier.app.ops.restores import table_copy
 
-    twin = copies.twin_state_dir(outputs)
-    if twin is not None:
-        copies.check_free(twin, target)
-    path = write_to or copies.outputs_path(twin, target)
-    copies.check_writable(path)
-    copy, values = restore(endpoints, target, point)
-    copies.write_outputs(endpoints, copy, values, path, twin=twin, drop=("StreamArn",))
-    if twin is not None:
-        copies.record(twin, copy, dirs=[str(path.parent)], extra={"table": target})
+    copy = table_copy(endpoints, target, point, twin=twin_state_dir(outputs), out=write_to)
     _say(console, copy.report("dynamo", _remove_command(outputs, endpoints.env, target)))
     return EXIT_OK
 
 
 def restore_cache(endpoints: Endpoints, snapshot: str, target: str, *, outputs: Path | None,
                   write_to: Path | None = None, console: Console | None = None) -> int:
-    from cdk_data_tier.app.ops import copies
-    from cdk_data_tier.app.ops.restore_cache import restore_cache as restore
+    from cdk_data_tier.app.ops.copies import twin_state_dir
+    from cdk_data_tier.app.ops.restores import cache_copy
 
-    twin = copies.twin_state_dir(outputs)
-    name = copies.check_cache_id("--target", target)
-    path = write_to or copies.outputs_path(twin, name)
-    copies.check_writable(path)
-    copy, values, procs = restore(endpoints, snapshot, name, twin=twin)
-    copies.write_outputs(endpoints, copy, values, path, twin=twin)
-    if twin is not None:
-        copies.record(twin, copy, procs=procs, dirs=[str(path.parent)])
-    _say(console, copy.report("cache", _remove_command(outputs, endpoints.env, name)))
+    copy = cache_copy(endpoints, snapshot, target, twin=twin_state_dir(outputs), out=write_to)
+    _say(console, copy.report("cache", _remove_command(outputs, endpoints.env, copy.name)))
     return EXIT_OK
 
 
