@@ -80,46 +80,70 @@ def _iso(moment: datetime) -> str:
 
 # -- markers in each store ----------------------------------------------------------------------------
 class Markers:
-    """Write, count and delete the drill's markers in one environment's (or one copy's) stores."""
+    """Write, count and delete the drill's markers in the source's stores (clients kept open for the run) or in
+    a copy's (clients opened for the count)."""
 
-    def __init__(self, run: str) -> None:
+    def __init__(self, run: str, source: Endpoints) -> None:
         self.run = run
+        self.source = source
+        self._sql: Any = None
+        self._cache: Any = None
 
     def keys(self, phase: str) -> list[str]:
         return [f"{phase}-{n:03d}" for n in range(MARKERS)]
 
+    def close(self) -> None:
+        if self._sql is not None:
+            self._sql.close()
+        if self._cache is not None:
+            self._cache.close()
+
     # database
     def sql(self, endpoints: Endpoints) -> Any:
-        from cdk_data_tier.app.drills.ledger import sql_client
-        from cdk_data_tier.app.sql import SqlSettings
+        """The writer alone: markers are written and read back there, never through a lagging replica."""
+        import dataclasses
 
-        return sql_client(endpoints, SqlSettings(ca_bundle=endpoints.aws.ca_bundle))  # opened by `with`
+        from cdk_data_tier.app.sql import Credentials, SqlClient, SqlSettings
+
+        if endpoints is self.source and self._sql is not None:
+            return self._sql
+        db = dataclasses.replace(endpoints.database, readers=())
+        creds = Credentials.from_secret(endpoints.secret(db.secret_arn), db.database_name, db.secret_arn)
+        client = SqlClient(db, creds, SqlSettings(ca_bundle=endpoints.aws.ca_bundle)).open()
+        if endpoints is self.source:
+            self._sql = client
+        return client
+
+    def _in_transaction(self, endpoints: Endpoints, fn: Callable[[Any], Any]) -> Any:
+        client = self.sql(endpoints)
+        try:
+            return client.transaction(fn)
+        finally:
+            if client is not self._sql:
+                client.close()
 
     def write_rows(self, endpoints: Endpoints, phase: str) -> None:
-        with self.sql(endpoints) as client:
-            def insert(conn: Any) -> None:
-                with conn.cursor() as cur:
-                    cur.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (run VARCHAR(16) NOT NULL, "
-                                "marker VARCHAR(16) NOT NULL, PRIMARY KEY (run, marker))")
-                    for key in self.keys(phase):
-                        cur.execute(f"INSERT INTO {TABLE} (run, marker) VALUES (%s, %s)", (self.run, key))
-            client.transaction(insert)
+        def insert(conn: Any) -> None:
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (run VARCHAR(16) NOT NULL, "
+                            "marker VARCHAR(16) NOT NULL, PRIMARY KEY (run, marker))")
+                for key in self.keys(phase):
+                    cur.execute(f"INSERT INTO {TABLE} (run, marker) VALUES (%s, %s)", (self.run, key))
+        self._in_transaction(endpoints, insert)
 
     def count_rows(self, endpoints: Endpoints) -> dict[str, int]:
-        with self.sql(endpoints) as client:
-            def count(conn: Any) -> list[Any]:
-                with conn.cursor() as cur:
-                    cur.execute(f"SELECT marker FROM {TABLE} WHERE run = %s", (self.run,))
-                    return list(cur.fetchall())
-            rows = client.transaction(count)
+        def count(conn: Any) -> list[Any]:
+            with conn.cursor() as cur:
+                cur.execute(f"SELECT marker FROM {TABLE} WHERE run = %s", (self.run,))
+                return list(cur.fetchall())
+        rows = self._in_transaction(endpoints, count)
         return _by_phase(str(r[0] if not isinstance(r, dict) else r["marker"]) for r in rows)
 
     def delete_rows(self, endpoints: Endpoints) -> None:
-        with self.sql(endpoints) as client:
-            def delete(conn: Any) -> None:
-                with conn.cursor() as cur:
-                    cur.execute(f"DELETE FROM {TABLE} WHERE run = %s", (self.run,))
-            client.transaction(delete)
+        def delete(conn: Any) -> None:
+            with conn.cursor() as cur:
+                cur.execute(f"DELETE FROM {TABLE} WHERE run = %s", (self.run,))
+        self._in_transaction(endpoints, delete)
 
     # table
     def _item_keys(self, endpoints: Endpoints, phase: str) -> list[dict[str, Any]]:
@@ -155,7 +179,12 @@ class Markers:
     def cache(self, endpoints: Endpoints) -> Any:
         from cdk_data_tier.app.cache import CacheAuth, connect
 
-        return connect(endpoints.cache, CacheAuth.from_endpoints(endpoints), ca_bundle=endpoints.aws.ca_bundle)
+        if endpoints is self.source and self._cache is not None:
+            return self._cache
+        client = connect(endpoints.cache, CacheAuth.from_endpoints(endpoints), ca_bundle=endpoints.aws.ca_bundle)
+        if endpoints is self.source:
+            self._cache = client
+        return client
 
     def _cache_keys(self, phase: str) -> list[str]:
         return [f"drill:restore:{self.run}:{key}" for key in self.keys(phase)]  # spread over every shard's slots
@@ -167,7 +196,11 @@ class Markers:
 
     def count_keys(self, endpoints: Endpoints) -> dict[str, int]:
         client = self.cache(endpoints)
-        return {phase: sum(1 for key in self._cache_keys(phase) if client.exists(key)) for phase in PHASES}
+        try:
+            return {phase: sum(1 for key in self._cache_keys(phase) if client.exists(key)) for phase in PHASES}
+        finally:
+            if client is not self._cache:
+                client.close()
 
     def delete_keys(self, endpoints: Endpoints) -> None:
         client = self.cache(endpoints)
@@ -189,7 +222,7 @@ def run(endpoints: Endpoints, *, twin: Path | None, wrong: bool = False,
     env = endpoints.env
     parts = [p for p, suffix in (("database", "Database"), ("table", "Dynamo"), ("cache", "Cache"))
              if f"{env}-{suffix}" in endpoints.stacks]
-    markers = Markers(uuid.uuid4().hex[:8])
+    markers = Markers(uuid.uuid4().hex[:8], endpoints)
     name = f"drill-{markers.run}"
     writes = {"database": markers.write_rows, "table": markers.write_items, "cache": markers.write_keys}
     made: list[tuple[str, str]] = []  # (part, copy name) to remove at the end
@@ -206,7 +239,10 @@ def run(endpoints: Endpoints, *, twin: Path | None, wrong: bool = False,
         t2 = datetime.now(UTC)
         for part in parts:
             writes[part](endpoints, "t2")
-        echo(f"t2 markers written, {_iso(t2)}; restoring to {_iso(between)}")
+        # The restorable window trails the clock: a restore waits until it reaches the point asked for (the
+        # latest time: past the t2 markers, or "latest" would be an older point and hide the mistake).
+        after_t2 = datetime.now(UTC)
+        echo(f"t2 markers written, {_iso(t2)}; restoring to {'the latest time' if wrong else _iso(between)}")
         if "cache" in parts and wrong:
             snapshot = _snapshot(endpoints, twin, name)
         report = RestoreReport(target=f"twin {twin}" if twin else f"AWS {env}", between=_iso(between), t1=_iso(t1),
@@ -217,7 +253,8 @@ def run(endpoints: Endpoints, *, twin: Path | None, wrong: bool = False,
             outcome = Part(copy=copy_name)
             report.parts[part] = outcome
             try:
-                restores[part](endpoints, twin, copy_name, between, snapshot, wrong, outcome, made)
+                restores[part](endpoints, twin, copy_name, after_t2 if wrong else between, snapshot, wrong, outcome,
+                               made)
                 _verify(part, markers, outcome)
             except Exception as exc:  # noqa: BLE001 - a part that cannot be restored is reported, the others go on
                 outcome.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
@@ -225,6 +262,7 @@ def run(endpoints: Endpoints, *, twin: Path | None, wrong: bool = False,
         return report
     finally:
         _clean_up(endpoints, twin, markers, parts, made, snapshot, echo)
+        markers.close()
 
 
 def _snapshot(endpoints: Endpoints, twin: Path | None, name: str) -> str:
@@ -251,34 +289,33 @@ def _wait_snapshot(endpoints: Endpoints, name: str, timeout: float = 1800) -> No
         time.sleep(15)
 
 
-def _database(endpoints: Endpoints, twin: Path | None, copy: str, between: datetime, snapshot: str | None,
+def _database(endpoints: Endpoints, twin: Path | None, copy: str, when: datetime, snapshot: str | None,
               wrong: bool, outcome: Part, made: list[tuple[str, str]]) -> None:
+    """Restore to `when` (wrong: to the latest time, once the window has reached `when`)."""
     from cdk_data_tier.app.ops.restore_db import restorable_window, restore_database
 
-    if not wrong:
-        _wait(lambda: restorable_window(endpoints).latest >= between, WINDOW_TIMEOUT_S[twin is not None],
-              f"database restorable past {_iso(between)}")
-    restored = restore_database(endpoints, target=copy, to_time=None if wrong else between, latest=wrong)
+    _wait(lambda: restorable_window(endpoints).latest >= when, WINDOW_TIMEOUT_S[twin is not None],
+          f"database restorable past {_iso(when)}")
+    restored = restore_database(endpoints, target=copy, to_time=None if wrong else when, latest=wrong)
     made.append(("database", copy))
     outcome.restored_to, outcome.seconds, outcome.outputs = _iso(restored.restored_to), restored.seconds, \
         str(restored.outputs_path)
 
 
-def _table(endpoints: Endpoints, twin: Path | None, copy: str, between: datetime, snapshot: str | None,
+def _table(endpoints: Endpoints, twin: Path | None, copy: str, when: datetime, snapshot: str | None,
            wrong: bool, outcome: Part, made: list[tuple[str, str]]) -> None:
     from cdk_data_tier.app.ops.restore_table import Point, wait_restorable
     from cdk_data_tier.app.ops.restores import table_copy
 
-    if not wrong:
-        wait_restorable(endpoints.aws.client("dynamodb"), endpoints.dynamo.table_name, between,
-                        timeout=WINDOW_TIMEOUT_S[twin is not None], interval=0.2 if twin else 10)
-    restored = table_copy(endpoints, copy, Point(latest=True) if wrong else Point(to_time=between), twin=twin)
+    wait_restorable(endpoints.aws.client("dynamodb"), endpoints.dynamo.table_name, when,
+                    timeout=WINDOW_TIMEOUT_S[twin is not None], interval=0.2 if twin else 10)
+    restored = table_copy(endpoints, copy, Point(latest=True) if wrong else Point(to_time=when), twin=twin)
     made.append(("table", copy))
     outcome.restored_to, outcome.seconds, outcome.outputs = restored.restored_to, restored.seconds, \
         str(restored.outputs_file)
 
 
-def _cache(endpoints: Endpoints, twin: Path | None, copy: str, between: datetime, snapshot: str | None,
+def _cache(endpoints: Endpoints, twin: Path | None, copy: str, when: datetime, snapshot: str | None,
            wrong: bool, outcome: Part, made: list[tuple[str, str]]) -> None:
     from cdk_data_tier.app.ops.restores import cache_copy
 
