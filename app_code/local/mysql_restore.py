@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cdk_data_tier.app.local import mysql_backup
+from cdk_data_tier.app.local import mysql_backup, runas
 from cdk_data_tier.app.local.mariadb import PRISTINE, MariaDbTwin, MyNode
 from cdk_data_tier.app.local.mysql_backup import Dump, MysqlBackupError, tool
 from cdk_data_tier.app.local.procs import StartError, run, stop
@@ -57,7 +57,7 @@ def restore_copy(state: State, target: str, *, to_time: datetime | None, latest:
     name = f"mysql-copy-{target}"
     record = {"family": "mysql", "proc": name, "port": 0, "datadir": str(node.datadir), "backup": dump.id}
     try:
-        (db.root / COPIES_DIR).mkdir(mode=0o700, exist_ok=True)
+        runas.own_dir(db.root / COPIES_DIR, db.user)
         run(["cp", "-a", db.root / PRISTINE, node.datadir], what="copy of the pristine data dir", user=db.user,
             cwd=db.root)
         db._launch(node, name)
@@ -69,7 +69,7 @@ def restore_copy(state: State, target: str, *, to_time: datetime | None, latest:
     except BaseException as err:
         remove_copy(state, record)
         if isinstance(err, StartError | MysqlBackupError):
-            raise RestoreFailed(f"restore of {target} failed: {str(err).splitlines()[0]}") from None
+            raise RestoreFailed(f"restore of {target} failed: {' '.join(str(err).split())}") from None
         raise
     record["port"] = node.port
     return record, restored_to

@@ -19,7 +19,6 @@ nothing was committed past the archive's end, else just before the first commit 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -121,7 +120,7 @@ def take_base_backup(state: State, *, root: Path, bindir: Path, user: str | None
     target = root / BACKUPS_DIR / backup_id
     if target.exists():
         raise RestoreError(f"snapshot {backup_id} already exists")
-    own_dir(root / BACKUPS_DIR, user)
+    runas.own_dir(root / BACKUPS_DIR, user)
     started = datetime.now(UTC)
     try:
         run([bindir / "pg_basebackup", "-D", target, "-d", replication_conninfo, "-X", "stream", "-c", "fast",
@@ -139,16 +138,8 @@ def take_base_backup(state: State, *, root: Path, bindir: Path, user: str | None
     return backup
 
 
-def own_dir(path: Path, user: str | None) -> Path:
-    """A directory the database's user owns (PostgreSQL's programs write into it)."""
-    path.mkdir(mode=0o700, exist_ok=True)
-    if user is not None:
-        os.chown(path, *runas.ids(user))
-    return path
-
-
 def make_archive(root: Path, user: str | None) -> Path:
-    return own_dir(root / ARCHIVE_DIR, user)
+    return runas.own_dir(root / ARCHIVE_DIR, user)
 
 
 # -- the archive --------------------------------------------------------------------------------

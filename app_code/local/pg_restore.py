@@ -89,7 +89,7 @@ def _restore_window(win: Window) -> RestoreWindow:
 def restore(db: PostgresTwin, target: str, chosen: Plan) -> Copy:
     """Copy the base backup, recover it to the plan's target, promote it on a free port. On failure nothing of it
     is left (process, data directory, state record)."""
-    datadir = pg_archive.own_dir(db.root / COPIES_DIR, db.user) / target
+    datadir = runas.own_dir(db.root / COPIES_DIR, db.user) / target
     node = PgNode(target, "restored-copy", datadir)
     name = f"postgres-copy-{target}"
     try:

@@ -53,8 +53,7 @@ from cdk_data_tier.app.ops.restore_model import (  # noqa: F401 - the API's name
 
 def twin_dir_of(source: Any) -> Path | None:
     """The twin's state directory behind `source`, or None when it is AWS (a deploy's outputs, CloudFormation)."""
-    from cdk_data_tier.app.endpoints import Endpoints
-    from cdk_data_tier.app.local.state import STATE_FILE
+    from cdk_data_tier.app.local.state import STATE_FILE, TWIN_FILE
 
     if isinstance(source, str | Path):
         path = Path(source)
@@ -62,12 +61,15 @@ def twin_dir_of(source: Any) -> Path | None:
         if not (path / STATE_FILE).exists():
             raise RestoreError(f"{source} is not a running twin's state directory (no {STATE_FILE})")
         return path
-    if isinstance(source, Endpoints) and source.aws.static_credentials:
-        path = Path(source.source.removeprefix("outputs file ")).parent
-        if not (path / STATE_FILE).exists():
-            raise RestoreError(f"{source.source} belongs to no running twin (no {path / STATE_FILE}); a restored "
-                               "copy cannot be restored again")
+    where = str(getattr(source, "source", ""))
+    if not where.startswith("outputs file "):
+        return None  # CloudFormation: AWS
+    path = Path(where.removeprefix("outputs file ")).parent
+    if (path / STATE_FILE).exists():
         return path
+    if (path / TWIN_FILE).exists():
+        raise RestoreError(f"{where} belongs to no running twin (no {path / STATE_FILE}): a restored copy cannot be "
+                           "restored or backed up again, use the source twin's --outputs")
     return None
 
 
