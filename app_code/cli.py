@@ -201,7 +201,7 @@ def cmd_teardown_check(args: argparse.Namespace, console=None) -> int:
 def cmd_backup(args: argparse.Namespace, console=None) -> int:
     from cdk_data_tier.app.ops.commands import backup
 
-    return backup(_endpoints(args), outputs=args.outputs, console=console)
+    return backup(_endpoints(args), console=console)
 
 
 def cmd_restore_table(args: argparse.Namespace, console=None) -> int:

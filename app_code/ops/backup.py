@@ -13,11 +13,15 @@ project/env/made-by/backup-label (app_code.ops.copies.tags):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cdk_data_tier.app.endpoints import Endpoints
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cdk_data_tier.app.endpoints import Endpoints, EndpointsError
+from cdk_data_tier.app.errors import BadInput
 
 
 @dataclass(frozen=True)
@@ -25,24 +29,32 @@ class Backup:
     what: str
     id: str
     detail: str
+    ok: bool = True  # False: this part failed (detail says why); the other parts were still made
 
 
 def backup_label(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
 
 
-def backup(endpoints: Endpoints, *, twin: Path | None = None, label: str | None = None) -> list[Backup]:
-    """One backup of each stack present; the twin's parts when `twin` is its state directory."""
-    label = label or backup_label()
-    made: list[Backup] = []
-    if f"{endpoints.env}-Database" in endpoints.stacks:
-        from cdk_data_tier.app.ops.restore_db import snapshot_database
+def backup(endpoints: Endpoints, *, label: str | None = None) -> list[Backup]:
+    """One backup of each stack present (the twin's kind when the endpoints are a twin's). A part that fails is
+    returned as such, with its reason, and does not keep the others from being made."""
+    from cdk_data_tier.app.ops.restore_db import snapshot_database, twin_dir_of
 
-        made.append(Backup(*snapshot_database(endpoints, label=label)))
-    if f"{endpoints.env}-Cache" in endpoints.stacks:
-        made.append(_cache(endpoints, label, twin))
-    if f"{endpoints.env}-Dynamo" in endpoints.stacks:
-        made.append(_table(endpoints, label))
+    label = label or backup_label()
+    twin = twin_dir_of(endpoints)
+    parts: list[tuple[str, str, Callable[[], Backup]]] = [
+        ("Database", "database snapshot", lambda: Backup(*snapshot_database(endpoints, label=label))),
+        ("Cache", "cache snapshot", lambda: _cache(endpoints, label, twin)),
+        ("Dynamo", "dynamodb backup", lambda: _table(endpoints, label))]
+    made: list[Backup] = []
+    for suffix, what, make in parts:
+        if f"{endpoints.env}-{suffix}" not in endpoints.stacks:
+            continue
+        try:
+            made.append(make())
+        except (BotoCoreError, ClientError, BadInput, EndpointsError, RuntimeError) as exc:
+            made.append(Backup(what, "-", f"FAILED: {' '.join(str(exc).split())}", ok=False))
     return made
 
 

@@ -32,13 +32,13 @@ def teardown_check(env: str, aws: AwsTarget, console: Console | None = None) -> 
     return EXIT_FAILED
 
 
-def backup(endpoints: Endpoints, *, outputs: Path | None, console: Console | None = None) -> int:
+def backup(endpoints: Endpoints, *, console: Console | None = None) -> int:
+    """Exit 1 when a part failed (the others are still made and printed)."""
     from cdk_data_tier.app.ops.backup import backup as make_backups
-    from cdk_data_tier.app.ops.copies import twin_state_dir
 
-    _say(console, [f"{made.what}: {made.id} ({made.detail})"
-                   for made in make_backups(endpoints, twin=twin_state_dir(outputs))])
-    return EXIT_OK
+    made = make_backups(endpoints)
+    _say(console, [f"{b.what}: {b.id} ({b.detail})" for b in made])
+    return EXIT_OK if all(b.ok for b in made) else EXIT_FAILED
 
 
 def restore_table(endpoints: Endpoints, target: str, point: Any, *, outputs: Path | None,
