@@ -53,8 +53,8 @@ def group_id(state: State) -> str:
 def load(state: State, name: str) -> CacheSnapshot:
     meta = directory(state, name) / META
     if not meta.exists():
-        known = ", ".join(sorted(p.name for p in state.path(*SNAPSHOTS).glob("*") if (p / META).exists())) or "none"
-        raise BadInput(f"--snapshot {name}: no such cache snapshot in {state.root} (snapshots: {known})")
+        raise BadInput(f"--snapshot {name}: no such cache snapshot in {state.path(*SNAPSHOTS)} (`ops backup` "
+                       "takes one)")
     return CacheSnapshot(**json.loads(meta.read_text()))
 
 

@@ -22,6 +22,9 @@ def remove_copy(endpoints: Endpoints, target: str, *, outputs: Path | None) -> l
     twin = copies.twin_state_dir(outputs)
     if twin is not None:
         entry = copies.recorded(twin).get(target)
+        if entry is None and target not in _db_copies(twin):
+            raise BadInput(f"--target {target!r} is no restored copy of the twin in {twin} (`ops restore-db`, "
+                           "`restore-table` and `restore-cache` make them)")
         if entry is None or entry["kind"] == "database":
             return _database(endpoints, target)
         return remove_on_twin(endpoints, twin, target, entry)
@@ -41,6 +44,14 @@ def remove_copy(endpoints: Endpoints, target: str, *, outputs: Path | None) -> l
         remove_group(endpoints, target)
         return [f"replication group {target}"]
     return _database(endpoints, target)
+
+
+def _db_copies(twin: Path) -> set[str]:
+    from cdk_data_tier.app.local.db_copies import COPIES_KEY
+    from cdk_data_tier.app.local.state import State
+
+    state = State.load(twin)
+    return set(state.data.get(COPIES_KEY, {})) if state else set()
 
 
 def _database(endpoints: Endpoints, target: str) -> list[str]:

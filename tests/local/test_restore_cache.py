@@ -77,7 +77,8 @@ def test_a_restored_cache_holds_the_keys_of_its_snapshot_and_no_later_ones(name,
 def test_snapshot_and_restore_refuse_bad_names_and_leave_nothing(twin, capsys):
     state = str(twin.state_dir)
     cases = [
-        (["--snapshot", "nope", "--target", "copy-x"], "app_code ops: --snapshot nope: no such cache snapshot in "),
+        (["--snapshot", "nope", "--target", "copy-x"], f"app_code ops: --snapshot nope: no such cache snapshot in {twin.state_dir}/snapshots/cache (`ops backup` "
+                                                       "takes one)"),
         (["--snapshot", "nope", "--target", "9lives"], "app_code ops: --target '9lives' is not a valid ElastiCache "
                                                        "name: 1-40 letters, digits or hyphens, starting with a letter, "
                                                        "no two hyphens in a row, not ending with a hyphen"),
