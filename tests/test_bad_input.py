@@ -157,6 +157,23 @@ def no_copies(ctx: Ctx) -> None:
     twin_still_up(ctx)
 
 
+def backups_of_twin(ctx: Ctx) -> None:
+    """What the twin's database has to restore from, and what it is called, as the messages name them."""
+    info = json.loads(ctx.twin.twin_file.read_text())["database"]
+    state = json.loads((ctx.twin.state_dir / "state.json").read_text())
+    ctx.values.update(earliest=info["EarliestRestorableTime"], identifier=info["identifier"],
+                      snapshots=", ".join(b["id"] for b in state.get("db_backups", [])),
+                      copies=", ".join(sorted(state.get("db_copies", {}))) or "none")
+
+
+def no_copy(ctx: Ctx) -> None:
+    state = json.loads((ctx.twin.state_dir / "state.json").read_text())
+    assert not [p for p in state["procs"] if p["name"].startswith("postgres-copy-") and
+                p["name"].removeprefix("postgres-copy-") not in state.get("db_copies", {})], "a copy was left"
+    assert set(state.get("db_copies", {})) == set(ctx.values["copies"].split(", ")) - {"none"}
+    twin_still_up(ctx)
+
+
 def outputs(**stacks: dict[str, str]) -> dict[str, dict[str, str]]:
     base = {"dev-Database": {"WriterEndpoint": "db.example:5433", "Port": "5433", "Engine": "postgres",
                              "DatabaseName": "app", "SecretArn": "arn:aws:secretsmanager:us-east-1:1:secret:x"},
@@ -168,6 +185,7 @@ def outputs(**stacks: dict[str, str]) -> dict[str, dict[str, str]]:
 
 CONFIG = "config error: environments.dev."
 RUN = "app_code run: "
+OPS = "app_code ops: "
 ROWS = [
     # -- config values of every stack ---------------------------------------------------------
     Row("config-env-unknown", "config error: env='staging' is not a configured environment: allowed: dev, prod", 1,
@@ -244,6 +262,31 @@ ROWS = [
         argv=("ops", "restore-table", "--outputs", "x", "--to-time", "yesterday", "--target", "copy")),
     Row("cli-ops-restore-cache-no-snapshot", "python -m app_code ops restore-cache: error: the following arguments "
         "are required: --snapshot, --target (see --help)", 2, argv=("ops", "restore-cache", "--outputs", "x")),
+    Row("cli-ops-restore-db-no-point", "python -m app_code ops restore-db: error: one of the arguments --to-time "
+        "--latest --snapshot is required (see --help)", 2, argv=("ops", "restore-db", "--outputs", "x", "--target", "c")),
+    Row("cli-ops-restore-db-two-points", "python -m app_code ops restore-db: error: argument --snapshot: not allowed "
+        "with argument --latest (see --help)", 2,
+        argv=("ops", "restore-db", "--outputs", "x", "--target", "c", "--latest", "--snapshot", "s")),
+    Row("ops-restore-db-bad-identifier", f"{OPS}--target 'copy--1' is not a valid DB identifier: expected 1-63 "
+        "letters, digits and hyphens, starting with a letter, without '--' or a trailing hyphen", 2,
+        argv=("ops", "restore-db", "--outputs", "<tmp>/o.json", "--target", "copy--1", "--latest"),
+        setup=write("o.json", outputs())),
+    Row("ops-restore-db-bad-time", f"{OPS}--to-time 'yesterday' is not a time: expected ISO 8601 such as "
+        "2025-05-01T12:00:00Z", 2,
+        argv=("ops", "restore-db", "--outputs", "<tmp>/o.json", "--target", "c1", "--to-time", "yesterday"),
+        setup=write("o.json", outputs())),
+    Row("ops-restore-db-before-window", f"{OPS}--to-time 2001-01-01T00:00:00.000Z is before the twin's database's "
+        "earliest restorable time <earliest>", 2, argv=("ops", "restore-db", "--outputs", "<twin_dir>", "--target",
+                                                          "early-copy", "--to-time", "2001-01-01T00:00:00Z"),
+        needs=frozenset({"twin"}), setup=backups_of_twin, after=no_copy),
+    Row("ops-restore-db-name-taken", f"{OPS}--target '<identifier>' is already taken on the twin (DB identifiers are "
+        "unique, case-insensitively): pick another name, or remove the copy first", 2,
+        argv=("ops", "restore-db", "--outputs", "<twin_dir>", "--target", "<identifier>", "--latest"),
+        needs=frozenset({"twin"}), setup=backups_of_twin, after=no_copy),
+    Row("ops-restore-db-unknown-snapshot", f"{OPS}--snapshot 'nope' is not a snapshot of the twin's database "
+        "(snapshots: <snapshots>)", 2,
+        argv=("ops", "restore-db", "--outputs", "<twin_dir>", "--target", "c1", "--snapshot", "nope"),
+        needs=frozenset({"twin"}), setup=backups_of_twin, after=no_copy),
     Row("cli-demo-unknown-flag", "python -m app_code: error: unrecognized arguments: --fast (see --help)", 2,
         argv=("demo", "--fast")),
     Row("cli-cost-unknown-env", "app_code cost: env 'staging' is not configured in cdk.json: allowed: dev, prod", 2,

@@ -220,13 +220,23 @@ def commits(bindir: Path, directory: Path, files: list[str] | None = None, *, tl
             start: int | None = None) -> list[tuple[int, datetime]]:
     """(LSN, commit time) of every commit in the given archived segments, or from `start` on in a pg_wal."""
     out: list[tuple[int, datetime]] = []
+    only = ["--rmgr=Transaction"]  # commits are all it looks for: the rest would be text to print and parse
     if files is not None:
         for name in files:
-            text = _waldump(bindir, ["-p", str(directory), name])
+            text = _waldump(bindir, [*only, "-p", str(directory), name])
             out += [(parse_lsn(m[1]), _utc(m[2])) for m in _COMMIT.finditer(text)]
         return out
     assert tli is not None and start is not None
-    text = _waldump(bindir, ["-p", str(directory), "-t", str(tli), "-s", format_lsn(start)])
+    present = {_segno(m[2], m[3]) for m in map(_SEGMENT.match, (p.name for p in directory.iterdir()))
+               if m and int(m[1], 16) == tli}
+    last = start // SEGMENT_BYTES
+    if last not in present:
+        return []  # nothing was written past `start` yet (pg_waldump would wait 5 s for the file to appear)
+    while last + 1 in present:
+        last += 1
+    # An end keeps pg_waldump from waiting for a segment after the last one there is.
+    text = _waldump(bindir, [*only, "-p", str(directory), "-t", str(tli), "-s", format_lsn(start),
+                             "-e", format_lsn((last + 1) * SEGMENT_BYTES)])
     return [(parse_lsn(m[1]), _utc(m[2])) for m in _COMMIT.finditer(text)]
 
 

@@ -87,7 +87,7 @@ def window_on_aws(endpoints: Endpoints) -> RestoreWindow:
 
 
 def _window(endpoints: Endpoints, source: dict[str, Any]) -> RestoreWindow:
-    ident = source.get("DBClusterIdentifier") if _aurora(endpoints) else source["DBInstanceIdentifier"]
+    ident = str(source["DBClusterIdentifier"] if _aurora(endpoints) else source["DBInstanceIdentifier"])
     if not source.get("BackupRetentionPeriod"):
         raise RestoreError(f"{ident} has automated backups off (BackupRetentionPeriod 0): point-in-time restore "
                            "needs them; restore a --snapshot instead")
@@ -151,7 +151,10 @@ def restore_on_aws(endpoints: Endpoints, *, target: str, to_time: datetime | Non
     point: dict[str, Any]
     if snapshot is not None:
         snap = _snapshot(rds, snapshot, aurora=aurora)
-        restored_to = aware(snap.get("SnapshotCreateTime") or snap.get("OriginalSnapshotCreateTime"))
+        created = snap.get("SnapshotCreateTime") or snap.get("OriginalSnapshotCreateTime")
+        if created is None:
+            raise RestoreError(f"--snapshot {snapshot!r} has no creation time yet: wait until it is available")
+        restored_to = aware(created)
         point = {}
     else:
         win = _window(endpoints, source)
