@@ -186,8 +186,8 @@ def install() -> None:
             if not earliest <= when <= latest:
                 raise InvalidRestoreTime(f"RestoreDateTime {when} is not between EarliestRestorableDateTime "
                                          f"{earliest} and LatestRestorableDateTime {latest}")
-            table = RestoredPITTable(target, account_id=backend.account_id, region=backend.region_name,
-                                     source=source)
+            table = RestoredPITTable(target, account_id=backend.account_id,  # type: ignore[abstract]
+                                     region=backend.region_name, source=source)
             table.items = journal.items_at(when, source.range_key_attr is not None)
         table.restore_date_time = datetime.fromtimestamp(when, UTC).replace(tzinfo=None)  # moto's naive UTC
         backend.tables[target] = table
@@ -195,9 +195,9 @@ def install() -> None:
 
     Table.put_item, Table.delete_item = put, delete  # type: ignore[method-assign]
     DynamoDBBackend.update_item, DynamoDBBackend.transact_write_items = update, transact_write  # type: ignore
-    DynamoDBBackend.update_continuous_backups = set_backups  # type: ignore[method-assign]
+    DynamoDBBackend.update_continuous_backups = set_backups  # type: ignore[method-assign,assignment]
     DynamoDBBackend.describe_continuous_backups = get_backups  # type: ignore[method-assign]
     DynamoDBBackend.delete_table = drop_table  # type: ignore[method-assign]
-    DynamoDBBackend.restore_table_from_backup = restore_from_backup  # type: ignore[method-assign]
-    DynamoHandler.restore_table_to_point_in_time = restore_to_time  # type: ignore[method-assign]
+    DynamoDBBackend.restore_table_from_backup = restore_from_backup  # type: ignore[method-assign,assignment]
+    DynamoHandler.restore_table_to_point_in_time = restore_to_time  # type: ignore[method-assign,assignment]
     _INSTALLED = True

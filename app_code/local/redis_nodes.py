@@ -106,7 +106,7 @@ class RedisTwin:
         self = cls.__new__(cls)
         self.state, self.spec, self.token = state, CacheSpec(**spec), saved["token"]
         self.copy, self.seeds = copy, {}
-        self.slots = {int(k): [tuple(r) for r in v] for k, v in saved.get("slots", {}).items()}  # type: ignore[misc]
+        self.slots = {int(k): [(int(r[0]), int(r[1])) for r in v] for k, v in saved.get("slots", {}).items()}
         self.tls = TlsFiles(**{k: Path(v) for k, v in saved["tls"].items()})
         self.user_passwords, self.admin = saved["user_passwords"], tuple(saved["admin"]) if saved["admin"] else None
         self.binary = redis_server()

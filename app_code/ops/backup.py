@@ -80,7 +80,7 @@ def _cache(endpoints: Endpoints, label: str, twin: Path | None) -> Backup:
     state = State.load(twin)
     assert state is not None
     group = redis_snapshot.group_id(state)
-    snap = redis_snapshot.take(state, f"{group}-{label}", source=group)
-    keys = sum(s["keys"] for s in snap.shards)
-    return Backup("cache snapshot", snap.name, f"{len(snap.shards)} shard RDB file(s), {keys} keys, "
-                                               f"{snap.seconds:.2f}s")
+    taken = redis_snapshot.take(state, f"{group}-{label}", source=group)
+    keys = sum(s["keys"] for s in taken.shards)
+    return Backup("cache snapshot", taken.name, f"{len(taken.shards)} shard RDB file(s), {keys} keys, "
+                                                f"{taken.seconds:.2f}s")

@@ -31,8 +31,8 @@ def restore_cache(endpoints: Endpoints, snapshot: str, target: str, *,
     state = State.load(twin)
     assert state is not None
     started = time.monotonic()
-    group, snap = redis_restore.restore(state, snapshot, target)
+    nodes, snap = redis_restore.restore(state, snapshot, target)
     seconds = time.monotonic() - started
     copy = Copy("cache", target, f"snapshot {snapshot} of {snap.created}", seconds=seconds,
-                detail={"nodes": len(group.nodes), "keys_loaded": redis_restore.keys_loaded(group)})
-    return copy, redis_restore.endpoints(group), [group.proc_name(n) for n in group.nodes]
+                detail={"nodes": len(nodes.nodes), "keys_loaded": redis_restore.keys_loaded(nodes)})
+    return copy, redis_restore.endpoints(nodes), [nodes.proc_name(n) for n in nodes.nodes]
