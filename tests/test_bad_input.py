@@ -168,6 +168,18 @@ def twin_still_up(ctx: Ctx) -> None:
     assert rows and all(r["running"] and r["health"] == "ok" for r in rows), rows
 
 
+def no_copies(ctx: Ctx) -> None:
+    """A refused restore made nothing: no copy recorded, no table, no process beyond the twin's own."""
+    from cdk_data_tier.app.local.state import State
+
+    state = State.load(ctx.twin.state_dir)
+    assert state is not None
+    assert not any(state.data.get(k) for k in ("copies", "cache_copies", "db_copies")), "a copy was recorded"
+    tables = ctx.twin.client("dynamodb").list_tables()["TableNames"]
+    assert not [t for t in tables if t in ("no", "copy-x")], tables
+    twin_still_up(ctx)
+
+
 def backups_of_twin(ctx: Ctx) -> None:
     """What the twin's database has to restore from, and what it is called, as the messages name them."""
     info = json.loads(ctx.twin.twin_file.read_text())["database"]
@@ -260,11 +272,19 @@ ROWS = [
         argv=("run", "sql", "--outputs", "<tmp>/o.json", "--db-ca-bundle", "<tmp>/none.pem"),
         setup=write("o.json", outputs())),
     Row("cli-ops-no-action", "python -m app_code ops: error: the following arguments are required: "
-        "{bootstrap-db,teardown-check,backup,restore-table,restore-db,remove-copy} (see --help)", 2, argv=("ops",)),
+        "{bootstrap-db,teardown-check,backup,restore-db,restore-table,restore-cache,remove-copy} (see --help)", 2, argv=("ops",)),
     Row("cli-ops-teardown-no-env", "python -m app_code ops teardown-check: error: the following arguments are "
         "required: --env (see --help)", 2, argv=("ops", "teardown-check")),
     Row("cli-ops-restore-no-target", "python -m app_code ops restore-table: error: the following arguments are "
         "required: --target (see --help)", 2, argv=("ops", "restore-table", "--outputs", "x")),
+    Row("cli-ops-restore-table-no-point", "python -m app_code ops restore-table: error: one of the arguments "
+        "--to-time --latest --backup is required (see --help)", 2,
+        argv=("ops", "restore-table", "--outputs", "x", "--target", "copy")),
+    Row("cli-ops-restore-table-bad-time", "app_code ops: --to-time 'yesterday' is not a time: expected ISO 8601 such "
+        "as 2025-05-01T12:00:00Z", 2,
+        argv=("ops", "restore-table", "--outputs", "x", "--to-time", "yesterday", "--target", "copy")),
+    Row("cli-ops-restore-cache-no-snapshot", "python -m app_code ops restore-cache: error: the following arguments "
+        "are required: --snapshot, --target (see --help)", 2, argv=("ops", "restore-cache", "--outputs", "x")),
     Row("cli-ops-restore-db-no-point", "python -m app_code ops restore-db: error: one of the arguments --to-time "
         "--latest --snapshot is required (see --help)", 2, argv=("ops", "restore-db", "--outputs", "x", "--target", "c")),
     Row("cli-ops-restore-db-two-points", "python -m app_code ops restore-db: error: argument --snapshot: not allowed "
@@ -290,9 +310,6 @@ ROWS = [
         "(snapshots: <snapshots>)", 2,
         argv=("ops", "restore-db", "--outputs", "<twin_dir>", "--target", "c1", "--snapshot", "nope"),
         needs=frozenset({"twin"}), setup=backups_of_twin, after=no_copy),
-    Row("ops-remove-copy-unknown", f"{OPS}--target 'nope' is no restored copy of the twin in <twin_dir> (copies: "
-        "<copies>)", 2, argv=("ops", "remove-copy", "--outputs", "<twin_dir>", "--target", "nope"),
-        needs=frozenset({"twin"}), setup=backups_of_twin, after=twin_still_up),
     Row("cli-demo-unknown-flag", "python -m app_code: error: unrecognized arguments: --fast (see --help)", 2,
         argv=("demo", "--fast")),
     Row("cli-cost-unknown-env", "app_code cost: env 'staging' is not configured in cdk.json: allowed: dev, prod", 2,
@@ -450,6 +467,34 @@ ROWS = [
     Row("local-up-already-up", "app_code local: the dev twin is already up in <twin_dir>: `local down` first", 1,
         argv=("local", "up", "--state-dir", "<twin_dir>", "--cdk-out", "<dev_out>"),
         needs=frozenset({"twin", "dev_out"}), after=twin_still_up),
+    # -- restores into copies: refused before anything is made ---------------------------------
+    Row("ops-restore-table-bad-name", "app_code ops: --target 'no' is not a valid DynamoDB table name: 3-255 "
+        "letters, digits, '_', '-' or '.'", 2, argv=("ops", "restore-table", "--outputs", "<twin_dir>", "--latest",
+                                                     "--target", "no"),
+        needs=frozenset({"twin"}), gone=("<twin_dir>/copies/no",), after=no_copies),
+    Row("ops-restore-table-target-taken", "app_code ops: --target <table>: a table of that name already exists", 2,
+        argv=("ops", "restore-table", "--outputs", "<twin_dir>", "--latest", "--target", "<table>"),
+        needs=frozenset({"twin"}), setup=lambda ctx: ctx.values.update(table=ctx.twin.stack("Dynamo")["TableName"]),
+        gone=("<twin_dir>/copies/<table>",), after=no_copies),
+    Row("ops-restore-table-no-backup", "app_code ops: --backup arn:aws:dynamodb:us-east-1:1:table/t/backup/0: no "
+        "such DynamoDB backup", 2, argv=("ops", "restore-table", "--outputs", "<twin_dir>", "--backup",
+                                        "arn:aws:dynamodb:us-east-1:1:table/t/backup/0", "--target", "copy-x"),
+        needs=frozenset({"twin"}), gone=("<twin_dir>/copies/copy-x",), after=no_copies),
+    Row("ops-restore-cache-no-snapshot", "app_code ops: --snapshot nope: no such cache snapshot in "
+        "<twin_dir>/snapshots/cache (`ops backup` takes one)", 2,
+        argv=("ops", "restore-cache", "--outputs", "<twin_dir>", "--snapshot", "nope", "--target", "copy-x"),
+        needs=frozenset({"twin"}), gone=("<twin_dir>/copies/copy-x",), after=no_copies),
+    Row("ops-restore-cache-bad-name", "app_code ops: --target '9lives' is not a valid ElastiCache name: 1-40 "
+        "letters, digits or hyphens, starting with a letter, no two hyphens in a row, not ending with a hyphen", 2,
+        argv=("ops", "restore-cache", "--outputs", "<twin_dir>", "--snapshot", "nope", "--target", "9lives"),
+        needs=frozenset({"twin"}), after=no_copies),
+    Row("ops-remove-copy-unknown", "app_code ops: --target 'nope' is no restored copy of the twin in <twin_dir> "
+        "(`ops restore-db`, `restore-table` and `restore-cache` make them)", 2,
+        argv=("ops", "remove-copy", "--outputs", "<twin_dir>", "--target", "nope"), needs=frozenset({"twin"}),
+        after=twin_still_up),
+    Row("drill-restore-partition", "app_code drill: --partition-first is a fault of the failover drills, not of "
+        "the restore drill", 2, argv=("drill", "restore", "--outputs", "<twin_dir>", "--partition-first"),
+        needs=frozenset({"twin"}), after=no_copies),
     # -- a workload on a table with another key schema ------------------------------------------
     Row("dynamo-other-key-schema", "FAILED: 2 check(s) did not verify: dynamo describe table: outputs say GSIs "
         "['gsi1'] LSIs ['lsi1'] keys pk/sk; table has GSIs [] LSIs [] keys id/-; dynamo workload: DynamoError: table "

@@ -232,6 +232,8 @@ def _build(state: State, spec: TwinSpec, echo: Echo) -> Twin:
         info["database"] = {"engine": d.engine, "identifier": physical[(d.stack, d.writer_id)].ref,
                             **({"cluster_identifier": physical[(d.stack, d.cluster_id)].ref} if d.cluster_id else {}),
                             **db_backups.window(state).to_json()}
+    if spec.cache is not None:  # the name its snapshots and restored copies refer to
+        info["cache"] = {"replication_group_id": physical[(spec.cache.stack, spec.cache.logical_id)].ref}
     if unfilled:
         info["unfilled_outputs"] = unfilled
         for stack, keys in unfilled.items():

@@ -109,6 +109,18 @@ def test_an_aws_failover_is_refused_without_confirmation(outputs_file, capsys):
     assert "fails over the real prod environment: pass --yes" in err
 
 
+def test_the_restore_drill_on_aws_asks_for_confirmation_first(outputs_file, capsys):
+    """It writes into the real environment and creates billed copies: --yes, or the env's name typed."""
+    path = outputs_file(cdk_outputs("prod"))
+
+    rc = main(["drill", "restore", "--outputs", str(path)])
+
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err == ("app_code drill: drill restore writes markers into the real prod environment and "
+                               "restores its database, table and cache into new, billed copies (removed at the end): "
+                               "pass --yes to confirm (no terminal to ask)")
+
+
 @pytest.mark.parametrize("argv, message", [
     (["drill", "cache-failover", "--partition-first", "--yes"], "--partition-first is a fault of the local twin"),
     (["drill", "cache-failover", "--shard", "0"], "--shard 0: node groups are numbered from 1"),
