@@ -27,7 +27,8 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _target_flags(parser: argparse.ArgumentParser, *, outputs: bool = True) -> None:
+def _target_flags(parser: argparse.ArgumentParser, *, outputs: bool = True,
+                  region_help: str = "AWS region (default: AWS_REGION, the twin's, or the region in the ARNs)") -> None:
     """--outputs FILE|DIR (a deploy's outputs or the twin) or --env NAME (AWS), with --region and --profile."""
     if outputs:
         source = parser.add_mutually_exclusive_group(required=True)
@@ -36,7 +37,7 @@ def _target_flags(parser: argparse.ArgumentParser, *, outputs: bool = True) -> N
         source.add_argument("--env", metavar="NAME", help="read the outputs of <NAME>-* stacks with DescribeStacks")
     else:
         parser.add_argument("--env", required=True, metavar="NAME")
-    parser.add_argument("--region", help="AWS region (default: AWS_REGION, the twin's, or the region in the ARNs)")
+    parser.add_argument("--region", help=region_help)
     parser.add_argument("--profile", metavar="NAME",
                         help="AWS profile for AWS targets (default: AWS_PROFILE, else the default chain); "
                              "the twin uses none")
@@ -64,8 +65,12 @@ def build_parser() -> Parser:
     # The metavar names the choices in "arguments are required", where argparse would show the dest.
     actions = ops.add_subparsers(dest="ops_command", metavar="{teardown-check,backup,restore-table}", required=True,
                                  parser_class=Parser)
-    check = actions.add_parser("teardown-check", help="list what `cdk destroy` left of an environment (exit 1 if any)")
-    _target_flags(check, outputs=False)
+    check = actions.add_parser("teardown-check", help="list what `cdk destroy` left of an environment, kept or "
+                               "orphaned (exit 1 on an orphan)")
+    _target_flags(check, outputs=False, region_help="AWS region (default: the environment's region in cdk.json)")
+    check.add_argument("--json", action="store_true", help="one JSON object: env, items, orphans")
+    check.add_argument("--cdk-out", type=Path, metavar="DIR",
+                       help="a cloud assembly of the environment (default: cdk.out.<env>, synthesized when stale)")
     check.set_defaults(handler=cmd_teardown_check)
     backup = actions.add_parser("backup", help="on-demand DynamoDB backup and RDS snapshot")
     _target_flags(backup)
@@ -147,10 +152,13 @@ def cmd_run(args: argparse.Namespace, console=None) -> int:
 
 
 def cmd_teardown_check(args: argparse.Namespace, console=None) -> int:
-    from cdk_data_tier.app.ops.commands import teardown_check
+    from cdk_data_tier.app.ops.commands import teardown_check, teardown_plan
     from cdk_data_tier.app.targets import aws_target
 
-    return teardown_check(args.env, aws_target(args.region, args.profile), console)
+    plan = teardown_plan(args.env, args.cdk_out)
+    # The stacks live in the environment's region: a shell's AWS_REGION must not point the check elsewhere.
+    aws = aws_target(args.region or plan.region or None, args.profile)
+    return teardown_check(plan, aws, console, as_json=args.json)
 
 
 def cmd_backup(args: argparse.Namespace, console=None) -> int:
