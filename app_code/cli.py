@@ -7,6 +7,7 @@ missing or malformed outputs, endpoints that do not answer), always as one line 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -155,9 +156,11 @@ def cmd_teardown_check(args: argparse.Namespace, console=None) -> int:
     from cdk_data_tier.app.ops.commands import teardown_check, teardown_plan
     from cdk_data_tier.app.targets import aws_target
 
+    aws = aws_target(args.region, args.profile)  # the profile is checked before any synth
     plan = teardown_plan(args.env, args.cdk_out)
-    # The stacks live in the environment's region: a shell's AWS_REGION must not point the check elsewhere.
-    aws = aws_target(args.region or plan.region or None, args.profile)
+    if not args.region and plan.region:
+        # The stacks live in the environment's region: a shell's AWS_REGION must not point the check elsewhere.
+        aws = dataclasses.replace(aws, region=plan.region)
     return teardown_check(plan, aws, console, as_json=args.json)
 
 

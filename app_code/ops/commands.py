@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from cdk_data_tier.app.endpoints import AwsTarget, Endpoints
 from cdk_data_tier.app.errors import EXIT_FAILED, EXIT_OK, BadInput
@@ -40,14 +39,12 @@ def teardown_check(plan, aws: AwsTarget, console: Console | None = None, *, as_j
         print(json.dumps(report.as_json(), indent=2, default=str))
         return EXIT_OK if report.clean else EXIT_FAILED
     where = f"{report.env} in {report.account or '?'}/{report.region}"
-    if report.items:
-        table = Table(title=f"{where}: left after cdk destroy")
-        for column in ("kind", "id", "stack", "found by", "verdict", "reason"):
-            table.add_column(column, overflow="fold")
-        for item in sorted(report.items, key=lambda i: (i.verdict != "orphan", i.kind, i.id)):
-            table.add_row(item.kind, item.id, item.stack, item.how_found,
-                          f"[red]{item.verdict}[/red]" if item.verdict == "orphan" else item.verdict, item.reason)
-        console.print(table)
+    # Two lines an item, not a table: the reasons are long, and carry the command that removes the item.
+    for item in sorted(report.items, key=lambda i: (i.verdict != "orphan", i.kind, i.id)):
+        style = "red" if item.verdict == "orphan" else "green"
+        console.print(f"[{style}]{item.verdict:<8}[/{style}] {item.kind}: [bold]{item.id}[/bold] "
+                      f"({item.stack or 'no stack'}, by {item.how_found})", highlight=False, soft_wrap=True)
+        console.print(f"         {item.reason}", highlight=False, soft_wrap=True)
     for unchecked in report.unchecked:
         console.print(f"unchecked: {unchecked.what}: {unchecked.error}")
     kept = len(report.items) - len(report.orphans)

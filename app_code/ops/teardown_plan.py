@@ -56,7 +56,7 @@ class Resource:
         """The policy and the config key behind it, as a reason line's core."""
         concern = self.stack.rsplit("-", 1)[-1]
         key = REMOVAL_KEYS.get(concern, "removal")
-        return f"{self.stack}/{self.logical_id} has DeletionPolicy {self.policy} ({key})"
+        return f"{self.stack}/{self.logical_id} DeletionPolicy {self.policy}, per {key}"
 
 
 def text(value: Any, stack: str) -> str | None:
@@ -124,7 +124,7 @@ class Plan:
         """The stack a name points at by its prefix alone ('' when it names none)."""
         for stack in sorted(self.stacks, key=len, reverse=True):
             concern = stack.split("-", 1)[1] if "-" in stack else stack
-            if name.startswith(f"{stack}-") or name.startswith(f"{self.env}{concern}"):
+            if name.startswith((f"{stack}-", f"{stack}/", f"{self.env}{concern}")):
                 return stack
         return ""
 
