@@ -8,7 +8,7 @@ one past that date, or in a vault the config does not keep, is an orphan.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from cdk_data_tier.app.ops.teardown_items import Leftover, day, expected, live_verdict, orphan
 from cdk_data_tier.app.ops.teardown_plan import Resource
@@ -43,21 +43,27 @@ def _points(scan: Scan, vault: str, resource: Resource | None, tie: Tie) -> list
     for point in scan.pages("backup", "list_recovery_points_by_backup_vault", "RecoveryPoints",
                             BackupVaultName=vault):
         arn = point["RecoveryPointArn"]
-        delete_at = point.get("CalculatedLifecycle", {}).get("DeleteAt")
-        if delete_at is None and retention and point.get("CreationDate"):
-            delete_at = point["CreationDate"] + timedelta(days=retention)
-        source = point.get("ResourceArn", "")
-        delete = f"aws backup delete-recovery-point --backup-vault-name {vault} --recovery-point-arn {arn}"
-        if resource is None or not resource.kept:
-            verdict = orphan(f"backup of {source} in a vault the config does not keep: {delete}")
-        elif delete_at is None:
-            verdict = orphan(f"backup of {source} with no lifecycle: it stays until deleted by hand ({delete})")
-        elif delete_at > scan.now:
-            verdict = expected(f"backup of {source} within the plan's retention"
-                               f"{f' ({retention} days)' if retention else ''}: AWS Backup deletes it on "
-                               f"{day(delete_at)}")
-        else:
-            verdict = orphan(f"backup of {source} past its retention ({day(delete_at)}) yet still here: {delete}")
-        found.append(Leftover("recovery point", arn.rsplit(":", 1)[-1], arn, tie.stack, tie.how, *verdict,
+        found.append(Leftover("recovery point", arn.rsplit(":", 1)[-1], arn, tie.stack, tie.how,
+                              *point_verdict(point, vault, resource, retention, scan.now),
                               uses=(point["EncryptionKeyArn"],) if point.get("EncryptionKeyArn") else ()))
     return found
+
+
+def point_verdict(point: dict, vault: str, resource: Resource | None, retention: int | None,
+                  now: datetime) -> tuple[str, str]:
+    """A recovery point (as ListRecoveryPointsByBackupVault gives it) is kept while its lifecycle keeps it, and
+    only in a vault the config keeps."""
+    arn = point["RecoveryPointArn"]
+    delete_at = point.get("CalculatedLifecycle", {}).get("DeleteAt")
+    if delete_at is None and retention and point.get("CreationDate"):
+        delete_at = point["CreationDate"] + timedelta(days=retention)
+    source = point.get("ResourceArn", "")
+    delete = f"aws backup delete-recovery-point --backup-vault-name {vault} --recovery-point-arn {arn}"
+    if resource is None or not resource.kept:
+        return orphan(f"backup of {source} in a vault the config does not keep: {delete}")
+    if delete_at is None:
+        return orphan(f"backup of {source} with no lifecycle: it stays until deleted by hand ({delete})")
+    if delete_at > now:
+        return expected(f"backup of {source} within the plan's retention{f' ({retention} days)' if retention else ''}:"
+                        f" AWS Backup deletes it on {day(delete_at)}")
+    return orphan(f"backup of {source} past its retention ({day(delete_at)}) yet still here: {delete}")

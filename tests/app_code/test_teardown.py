@@ -19,6 +19,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -26,6 +27,7 @@ from cdk_data_tier.app.cli import main
 from cdk_data_tier.app.endpoints import AwsTarget
 from cdk_data_tier.app.ops.teardown import Report, teardown_report
 from cdk_data_tier.app.ops.teardown_plan import Plan
+from cdk_data_tier.app.ops.teardown_vaults import point_verdict
 
 STACK_TAG, LOGICAL_ID_TAG = "aws:cloudformation:stack-name", "aws:cloudformation:logical-id"
 
@@ -425,6 +427,27 @@ def test_backup_vaults(dev_world, prod_world):
         "recovery points of vault prodDatabaseBackupPlanKeyedVaultCE8AF2BA",
         "recovery points of vault prodDynamoBackupPlanKeyedVault3F80FAE5"]
     assert not prod_world.report.clean
+
+
+def test_recovery_points_are_kept_within_the_plans_lifecycle(prod):
+    # Without ListRecoveryPointsByBackupVault in moto, the verdict is checked on points shaped as that API
+    # returns them; the listing itself is exercised against AWS only.
+    plan = Plan.from_assembly("prod", prod.outdir)
+    vault = plan.named("prodDatabaseBackupPlanKeyedVaultCE8AF2BA", "AWS::Backup::BackupVault")
+    assert vault is not None and plan.retention_days(vault) == 35
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    arn = "arn:aws:backup:us-west-2:222222222222:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45"
+    source = "arn:aws:rds:us-west-2:222222222222:db:prod-database-writer"
+    fresh = {"RecoveryPointArn": arn, "ResourceArn": source, "CreationDate": now - timedelta(days=3),
+             "CalculatedLifecycle": {"DeleteAt": now + timedelta(days=32)}}
+    stale = {"RecoveryPointArn": arn, "ResourceArn": source, "CreationDate": now - timedelta(days=40)}
+    verdict, why = point_verdict(fresh, vault.name, vault, 35, now)
+    assert verdict == "expected" and why.endswith("within the plan's retention (35 days): AWS Backup deletes it on "
+                                                  "2026-07-03")
+    verdict, why = point_verdict(stale, vault.name, vault, 35, now)
+    assert verdict == "orphan" and "past its retention (2026-05-27)" in why
+    verdict, why = point_verdict(fresh, "devDatabaseVaultFromBefore", None, None, now)
+    assert verdict == "orphan" and "in a vault the config does not keep" in why
 
 
 def test_lambda_enis_by_function_name_and_by_the_tagged_vpc(dev_world):
