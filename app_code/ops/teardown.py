@@ -62,7 +62,9 @@ FINDERS = (
 def teardown_report(plan: Plan, aws: AwsTarget) -> Report:
     scan = Scan(plan=plan, aws=aws, account=_account(aws))
     items: list[Leftover] = scan.guarded("CloudFormation stacks", lambda: _stacks(scan))
-    tagged = scan.guarded("the Resource Groups Tagging API", lambda: _tagged(scan))
+    # Copies first: a copy restored from a snapshot may carry its source's stack tags, yet no policy keeps it.
+    tagged = scan.guarded("backups and copies app_code ops made", lambda: _made_by_ops(scan))
+    tagged += scan.guarded("the Resource Groups Tagging API", lambda: _tagged(scan))
     for what, find in FINDERS:
         items += scan.guarded(what, lambda find=find: find(scan))
     # Last: whether a key pending deletion may go depends on what else is kept.
@@ -116,6 +118,31 @@ def _tagged(scan: Scan) -> list[Leftover]:
         resource = scan.plan.by_logical_id(stack, logical_id)
         verdict = live_verdict(resource, "delete it with its service's console or CLI")
         found.append(Leftover(_kind(arn), arn.split(":", 5)[-1], arn, stack, "tag", *verdict))
+    return found
+
+
+# The tags `ops backup` and the restores put on what they make (app_code.ops.copies.tags).
+MADE_BY_TAGS = {"project": "cdk-data-tier", "made-by": "app_code ops"}
+# ARN resource types of the copies restores make; the rest of what carries the tags are backups, which the
+# finders judge by their source.
+COPY_TYPES = {("rds", "db"), ("rds", "cluster"), ("dynamodb", "table"), ("elasticache", "replicationgroup")}
+
+
+def _made_by_ops(scan: Scan) -> list[Leftover]:
+    """What `ops backup` and the restores made for this environment, by the tags they give it. A restored copy
+    is an orphan wherever it is: no config keeps it."""
+    found = []
+    filters = [{"Key": k, "Values": [v]} for k, v in {**MADE_BY_TAGS, "env": scan.env}.items()]
+    for res in scan.pages("resourcegroupstaggingapi", "get_resources", "ResourceTagMappingList", TagFilters=filters):
+        arn = res["ResourceARN"]
+        scan.made_by_ops.add(arn)
+        service, kind = arn.split(":")[2], _kind(arn).split(" ", 1)[-1]
+        if (service, kind) not in COPY_TYPES:
+            continue
+        name = arn.split(":", 5)[-1].split("/", 1)[-1].split(":", 1)[-1]
+        found.append(Leftover("restored copy", name, arn, scan.stack_of_service(arn), "tag", *orphan(
+            f"a {_kind(arn)} a restore made, which no config keeps: python -m app_code ops remove-copy "
+            f"--env {scan.env} --target {name}")))
     return found
 
 

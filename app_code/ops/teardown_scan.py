@@ -14,6 +14,7 @@ from cdk_data_tier.app.ops.teardown_plan import Plan, Resource
 
 STACK_TAG = "aws:cloudformation:stack-name"
 LOGICAL_ID_TAG = "aws:cloudformation:logical-id"
+SERVICE_STACKS = {"rds": "Database", "dynamodb": "Dynamo", "elasticache": "Cache"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Scan:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     # ARN -> (stack, logical id) of everything still carrying one of the environment's stack-name tags.
     tagged: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # ARNs of the backups and copies `ops backup` and the restores made for this environment (their own tags).
+    made_by_ops: set[str] = field(default_factory=set)
     unchecked: list[Unchecked] = field(default_factory=list)
     _clients: dict[str, Any] = field(default_factory=dict)
 
@@ -80,12 +83,19 @@ class Scan:
         tagged = self.tag_of(arn) if arn else None
         if tagged is not None:
             return Tie("tag", tagged[0], tagged[1] or resource)
+        if arn and arn in self.made_by_ops:
+            return Tie("tag", resource.stack if resource else self.stack_of_service(arn), resource)
         if resource is not None:
             return Tie("name", resource.stack, resource)
         for name in names:
             if name and self.plan.has_prefix(name):
                 return Tie("prefix", self.plan.stack_of_name(name), None)
         return None
+
+    def stack_of_service(self, arn: str) -> str:
+        """The stack whose store an ARN's service is (rds: Database, dynamodb: Dynamo, elasticache: Cache)."""
+        concern = SERVICE_STACKS.get(arn.split(":")[2] if arn.count(":") >= 2 else "", "")
+        return f"{self.env}-{concern}" if concern else ""
 
     def arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.aws.region or self.plan.region}:{self.account}:{resource}"

@@ -266,7 +266,20 @@ def elastic_ips(aws: AwsTarget, plan: Plan) -> dict[str, str]:
             "eip_stranger": eip([{"Key": "Name", "Value": "bastion of another team"}])}
 
 
-MAKERS: list[Maker] = [stacks_and_tags, db_snapshots, cache_snapshots, dynamo_backups, secrets_pending_deletion,
+def made_by_ops(aws: AwsTarget, plan: Plan) -> dict[str, str]:
+    """A database copy `ops restore-db` made and forgot, and a snapshot `ops backup` took, as they tag them."""
+    if plan.env != "dev":
+        return {}
+    tags = [{"Key": "project", "Value": "cdk-data-tier"}, {"Key": "env", "Value": "dev"},
+            {"Key": "made-by", "Value": "app_code ops"}]
+    writer(aws, "restored-before-the-incident", Tags=tags)
+    writer(aws, "unrelated-db")
+    aws.client("rds").create_db_snapshot(DBInstanceIdentifier="unrelated-db", DBSnapshotIdentifier="labelled-copy",
+                                         Tags=[*tags, {"Key": "backup-label", "Value": "20260101-000000"}])
+    return {}
+
+
+MAKERS: list[Maker] = [made_by_ops, stacks_and_tags, db_snapshots, cache_snapshots, dynamo_backups, secrets_pending_deletion,
                        kms_keys_pending_deletion, log_groups, backup_vaults, lambda_enis, elastic_ips]
 
 
@@ -281,6 +294,14 @@ def prod_world(prod, moto_url) -> Iterator[World]:
 
 
 # -- the plan the templates give -------------------------------------------------------------------
+
+def test_copies_and_backups_app_code_made_by_their_tags(dev_world):
+    assert dev_world.items["restored-before-the-incident"] == ("restored copy", "tag", "orphan", "dev-Database")
+    assert dev_world.reason("restored-before-the-incident").endswith(
+        "python -m app_code ops remove-copy --env dev --target restored-before-the-incident")
+    assert dev_world.items["labelled-copy"] == ("db snapshot", "tag", "orphan", "dev-Database")
+    assert "unrelated-db" not in dev_world.items
+
 
 def test_the_plan_reads_names_and_policies_from_the_templates(dev, prod):
     dev_plan, prod_plan = Plan.from_assembly("dev", dev.outdir), Plan.from_assembly("prod", prod.outdir)
