@@ -109,7 +109,7 @@ def db_snapshots(aws: AwsTarget, plan: Plan) -> dict[str, str]:
     writer(aws, f"{env}-database-writer", BackupRetentionPeriod=7)
     writer(aws, f"{env}-database-replica-1")
     rds.create_db_snapshot(DBInstanceIdentifier=f"{env}-database-writer",  # what `ops backup` names
-                           DBSnapshotIdentifier=f"{env}-database-writer-app-code-20260101-000000")
+                           DBSnapshotIdentifier=f"{env}-database-writer-20260101-000000")
     rds.create_db_snapshot(DBInstanceIdentifier=f"{env}-database-writer", DBSnapshotIdentifier="tagged-by-cfn",
                            Tags=cfn_tags(f"{env}-Database", "InstanceWriterE29BEFDF"))
     rds.create_db_snapshot(DBInstanceIdentifier=f"{env}-database-replica-1", DBSnapshotIdentifier="replica-copy")
@@ -339,7 +339,7 @@ def test_a_stack_still_there_and_what_is_still_tagged(dev_world):
 
 def test_db_snapshots_by_source_name_tag_and_prefix(dev_world, prod_world):
     items = dev_world.items
-    assert items["dev-database-writer-app-code-20260101-000000"] == ("db snapshot", "name", "orphan", "dev-Database")
+    assert items["dev-database-writer-20260101-000000"] == ("db snapshot", "name", "orphan", "dev-Database")
     assert items["final-one"] == ("db snapshot", "name", "orphan", "dev-Database")
     assert items["tagged-by-cfn"] == ("db snapshot", "tag", "orphan", "dev-Database")
     assert items["dev-scratch-copy"][:3] == ("db snapshot", "prefix", "orphan")
@@ -348,7 +348,7 @@ def test_db_snapshots_by_source_name_tag_and_prefix(dev_world, prod_world):
     # prod keeps the writer's data: its final snapshot, and the snapshots `ops backup` took, are expected.
     assert prod_world.items["final-one"] == ("db snapshot", "name", "expected", "prod-Database")
     assert "DeletionPolicy Snapshot, per database.removal" in prod_world.reason("final-one")
-    assert prod_world.items["prod-database-writer-app-code-20260101-000000"][2] == "expected"
+    assert prod_world.items["prod-database-writer-20260101-000000"][2] == "expected"
     assert prod_world.items["replica-copy"][2] == "orphan"  # replicas are deleted, and so is what was copied
 
 
