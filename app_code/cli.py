@@ -44,6 +44,12 @@ def _target_flags(parser: argparse.ArgumentParser, *, outputs: bool = True,
                              "the twin uses none")
 
 
+def _copy_outputs_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", metavar="FILE", type=Path,
+                        help="where the copy's outputs file goes (default: the twin's <state>/copies/<target>/"
+                             "outputs.json, or ./restore-<target>/outputs.json on AWS)")
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="python -m app_code", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -64,8 +70,8 @@ def build_parser() -> Parser:
 
     ops = sub.add_parser("ops", help="backups, point-in-time restore, teardown verification")
     # The metavar names the choices in "arguments are required", where argparse would show the dest.
-    actions = ops.add_subparsers(dest="ops_command", metavar="{teardown-check,backup,restore-table}", required=True,
-                                 parser_class=Parser)
+    actions = ops.add_subparsers(dest="ops_command", required=True, parser_class=Parser,
+                                 metavar="{teardown-check,backup,restore-db,restore-table,restore-cache,remove-copy}")
     check = actions.add_parser("teardown-check", help="list what `cdk destroy` left of an environment, kept or "
                                "orphaned (exit 1 on an orphan)")
     _target_flags(check, outputs=False, region_help="AWS region (default: the environment's region in cdk.json)")
@@ -73,13 +79,50 @@ def build_parser() -> Parser:
     check.add_argument("--cdk-out", type=Path, metavar="DIR",
                        help="a cloud assembly of the environment (default: cdk.out.<env>, synthesized when stale)")
     check.set_defaults(handler=cmd_teardown_check)
-    backup = actions.add_parser("backup", help="on-demand DynamoDB backup and RDS snapshot")
+    backup = actions.add_parser("backup", help="a database snapshot, a cache snapshot and a table backup, named "
+                                "<env>-<UTC time> and tagged alike")
     _target_flags(backup)
     backup.set_defaults(handler=cmd_backup)
-    restore = actions.add_parser("restore-table", help="point-in-time restore of the table into a new one")
+    restore = actions.add_parser("restore-table", help="the table restored into a new one: to a time, the latest "
+                                 "restorable time, or from a backup")
     _target_flags(restore)
+    point = restore.add_mutually_exclusive_group(required=True)
+    point.add_argument("--to-time", metavar="T", help="ISO 8601 time inside the restorable window, e.g. "
+                       "2025-05-01T12:00:00Z (no zone: UTC)")
+    point.add_argument("--latest", action="store_true", help="the latest restorable time")
+    point.add_argument("--backup", metavar="ARN", help="an on-demand backup (`ops backup` prints its ARN)")
     restore.add_argument("--target", required=True, help="name of the new table")
+    _copy_outputs_flag(restore)
     restore.set_defaults(handler=cmd_restore_table)
+    restore_db = actions.add_parser(
+        "restore-db", help="restore the database into a new instance: to a time, the latest restorable time, or a "
+                           "snapshot", description="A new DB instance beside the source. The twin: a real PostgreSQL "
+        "recovered from its base backup and WAL archive (MariaDB: snapshot plus binlog) on a free port. AWS: "
+        "restore_db_instance_to_point_in_time / _from_db_snapshot (Aurora: the cluster calls and a writer), in the "
+        "source's subnet group, security groups, parameter group and KMS key. Writes an outputs file for the copy.")
+    _target_flags(restore_db)
+    point = restore_db.add_mutually_exclusive_group(required=True)
+    point.add_argument("--to-time", metavar="T", help="ISO 8601 time inside the restorable window (naive = UTC)")
+    point.add_argument("--latest", action="store_true", help="the latest restorable time")
+    point.add_argument("--snapshot", metavar="ID", help="a snapshot `ops backup` made (AWS: any DB/cluster snapshot)")
+    restore_db.add_argument("--target", required=True, metavar="NAME", help="identifier of the new instance")
+    restore_db.add_argument("--out", type=Path, metavar="FILE",
+                            help="outputs file of the copy (default: the twin's <state>/copies/<NAME>/outputs.json; "
+                                 "AWS: ./restore-<NAME>/outputs.json)")
+    restore_db.add_argument("--json", action="store_true", help="print the restored copy as one JSON object")
+    restore_db.set_defaults(handler=cmd_restore_db)
+    cache = actions.add_parser("restore-cache", help="a new replication group seeded from a cache snapshot")
+    _target_flags(cache)
+    cache.add_argument("--snapshot", required=True, metavar="NAME", help="a cache snapshot (`ops backup` prints it)")
+    cache.add_argument("--target", required=True, metavar="NAME", help="the new replication group's id")
+    _copy_outputs_flag(cache)
+    cache.set_defaults(handler=cmd_restore_cache)
+
+    remove = actions.add_parser("remove-copy", help="remove a copy that a restore made: a table, a cache or a "
+                                "database (twin: stop it, delete its data; AWS: delete it, without a final snapshot)")
+    _target_flags(remove)
+    remove.add_argument("--target", required=True, metavar="NAME", help="the copy's name, as the restore printed it")
+    remove.set_defaults(handler=cmd_remove_copy)
 
     demo = sub.add_parser("demo", help="synth, local up, run all, summary, local down (also on failure)")
     demo.add_argument("-e", "--env", default="dev", help="environment of cdk.json (default dev)")
@@ -87,7 +130,8 @@ def build_parser() -> Parser:
     demo.add_argument("--state-dir", type=Path, help="the twin's state directory (default: .twin/<env>)")
     demo.set_defaults(handler=cmd_demo)
 
-    drill = sub.add_parser("drill", help="a steady workload through one injected event: failover, lag, throttling",
+    drill = sub.add_parser("drill", help="a steady workload through one injected event: failover, lag, throttling; "
+                           "or a restore of backups to a point in time, checked marker by marker",
                            description="Run a drill: a workload, one event, and a report of what was acknowledged, "
                                        "present, lost and duplicated. On the twin (--outputs .twin/<env>) the twin's "
                                        "control injects the event; on AWS (--env) the failover APIs do.")
@@ -96,7 +140,8 @@ def build_parser() -> Parser:
     drill.add_argument("drill", choices=DRILLS, help="which drill")
     _target_flags(drill)
     drill.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    drill.add_argument("--yes", action="store_true", help="confirm a failover of a real (AWS) environment")
+    drill.add_argument("--yes", action="store_true", help="confirm a failover (or the restore drill's copies) of a "
+                       "real (AWS) environment")
     drill.add_argument("--partition-first", action="store_true",
                        help="twin only: cut the standby / replicas off before the kill (acknowledged writes then "
                             "exist on the primary alone: what asynchronous replication loses)")
@@ -167,13 +212,38 @@ def cmd_teardown_check(args: argparse.Namespace, console=None) -> int:
 def cmd_backup(args: argparse.Namespace, console=None) -> int:
     from cdk_data_tier.app.ops.commands import backup
 
-    return backup(_endpoints(args), console)
+    return backup(_endpoints(args), console=console)
 
 
 def cmd_restore_table(args: argparse.Namespace, console=None) -> int:
     from cdk_data_tier.app.ops.commands import restore_table
+    from cdk_data_tier.app.ops.restore_db import parse_time
+    from cdk_data_tier.app.ops.restore_table import Point
 
-    return restore_table(_endpoints(args), args.target, console)
+    point = Point(to_time=parse_time(args.to_time) if args.to_time else None, latest=args.latest,
+                  backup_arn=args.backup)
+    return restore_table(_endpoints(args), args.target, point, outputs=args.outputs, write_to=args.out,
+                         console=console)
+
+
+def cmd_restore_cache(args: argparse.Namespace, console=None) -> int:
+    from cdk_data_tier.app.ops.commands import restore_cache
+
+    return restore_cache(_endpoints(args), args.snapshot, args.target, outputs=args.outputs,
+                         write_to=args.out, console=console)
+
+
+def cmd_remove_copy(args: argparse.Namespace, console=None) -> int:
+    from cdk_data_tier.app.ops.commands import remove_copy
+
+    return remove_copy(_endpoints(args), args.target, outputs=args.outputs, console=console)
+
+
+def cmd_restore_db(args: argparse.Namespace, console=None) -> int:
+    from cdk_data_tier.app.ops.commands import restore_db
+
+    return restore_db(_endpoints(args), target=args.target, to_time=args.to_time, latest=args.latest,
+                      snapshot=args.snapshot, out=args.out, as_json=args.json, console=console)
 
 
 def cmd_drill(args: argparse.Namespace, console=None) -> int:

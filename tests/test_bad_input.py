@@ -219,7 +219,7 @@ ROWS = [
         argv=("run", "sql", "--outputs", "<tmp>/o.json", "--db-ca-bundle", "<tmp>/none.pem"),
         setup=write("o.json", outputs())),
     Row("cli-ops-no-action", "python -m app_code ops: error: the following arguments are required: "
-        "{teardown-check,backup,restore-table} (see --help)", 2, argv=("ops",)),
+        "{teardown-check,backup,restore-db,restore-table,restore-cache,remove-copy} (see --help)", 2, argv=("ops",)),
     Row("cli-ops-teardown-no-env", "python -m app_code ops teardown-check: error: the following arguments are "
         "required: --env (see --help)", 2, argv=("ops", "teardown-check")),
     Row("cli-ops-teardown-unknown-env", "app_code ops: env 'staging' is not in cdk.json's environments: allowed: "

@@ -101,7 +101,21 @@ def _print_status(args: argparse.Namespace, console: Console) -> bool:
                       f"[green]{row['health']}[/]" if ok else f"[red]{row['health']}[/]", row["replication"])
     console.print(table)
     _print_engines(twin.engine_versions(args.env, state_dir=args.state_dir), console)
+    _print_restorable(twin.restorable(args.env, state_dir=args.state_dir), console)
     return healthy
+
+
+def _print_restorable(found: dict[str, Any], console: Console) -> None:
+    """What describe_db_instances reports of the twin's automated backups, and what was made of them."""
+    if not found:
+        return
+    if "error" in found:
+        console.print(f"database backups: [red]{found['error']}[/]", highlight=False)
+        return
+    console.print(f"database restorable: EarliestRestorableTime {found['EarliestRestorableTime']}, "
+                  f"LatestRestorableTime {found['LatestRestorableTime']}; snapshots: "
+                  f"{', '.join(found['snapshots']) or 'none'}; restored copies: {', '.join(found['copies']) or 'none'}",
+                  highlight=False)
 
 
 def _print_engines(engines: dict[str, Any], console: Console) -> None:

@@ -2,10 +2,14 @@
 
 The replicas start from copies of the freshly installed data directory and replay the primary's
 binlog from its first event (users, grants, the database), so all of them hold the same data.
+
+Automated backups (app_code.local.mysql_backup): the primary's binlog plus a consistent dump that `start`
+takes once the database exists.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import signal
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +20,7 @@ from typing import Any
 
 import pymysql
 
-from cdk_data_tier.app.local import ports, runas
+from cdk_data_tier.app.local import mysql_backup, ports, runas
 from cdk_data_tier.app.local.binaries import mariadb_bindir
 from cdk_data_tier.app.local.procs import StartError, run, spawn, start_on_free_port, wait_until
 from cdk_data_tier.app.local.spec import DatabaseSpec
@@ -24,6 +28,7 @@ from cdk_data_tier.app.local.state import State
 from cdk_data_tier.app.local.tls import TlsFiles
 
 READY_TIMEOUT = 40
+PRISTINE = "pristine"
 
 
 @dataclass
@@ -56,6 +61,27 @@ class MariaDbTwin:
         self.replicas = [MyNode(rid, "replica", self.root / f"replica-{i}", i + 1)
                          for i, rid in enumerate(spec.reader_ids, start=1)]
 
+    @classmethod
+    def attach(cls, state: State) -> MariaDbTwin:
+        """The twin's database as `start` left it, from state.json."""
+        saved = state.data["mysql"]
+        self = cls.__new__(cls)
+        self.state, self.spec = state, DatabaseSpec(**saved["spec"])
+        self.password = state.data["secrets"]["database"]["password"]
+        self.server, self.install_db = Path(saved["server"]), Path(saved["install_db"])
+        self.user, self.root, self.tls = saved["user"], Path(saved["root"]), Path(saved["tls"])
+        nodes = [MyNode(n["name"], n["role"], Path(n["datadir"]), n["server_id"], n["port"]) for n in saved["nodes"]]
+        self.primary = next(n for n in nodes if n.role == "primary")
+        self.replicas = [n for n in nodes if n.role == "replica"]
+        return self
+
+    def save(self) -> None:
+        self.state.set("mysql", {
+            "spec": dataclasses.asdict(self.spec), "server": str(self.server), "install_db": str(self.install_db),
+            "user": self.user, "root": str(self.root), "tls": str(self.tls),
+            "nodes": [{"name": n.name, "role": n.role, "datadir": str(n.datadir), "server_id": n.server_id,
+                       "port": n.port} for n in self.nodes()]})
+
     def nodes(self) -> list[MyNode]:
         return [self.primary, *self.replicas]
 
@@ -66,11 +92,21 @@ class MariaDbTwin:
         for node in self.replicas:
             run(["cp", "-a", self.primary.datadir, node.datadir], what=f"copy of the data dir for {node.name}",
                 user=self.user, cwd=self.root)
+        # A pristine data directory: what a restored copy starts from before its dump is loaded.
+        run(["cp", "-a", self.primary.datadir, self.root / PRISTINE], what="copy of the fresh data dir",
+            user=self.user, cwd=self.root)
         self._launch(self.primary)
         self._bootstrap()
         if self.replicas:
             with ThreadPoolExecutor(max_workers=len(self.replicas)) as pool:
                 list(pool.map(self._start_replica, self.replicas))
+        self.save()
+        self.snapshot(None, "automated")
+
+    def snapshot(self, snapshot_id: str | None, kind: str) -> mysql_backup.Dump:
+        """A consistent dump of the primary at a binlog position: the automated one, or a manual snapshot."""
+        return mysql_backup.take_snapshot(self.state, snapshot_id, kind=kind, root=self.root,
+                                          socket=self.primary.socket, user=self.user)
 
     def _command(self, node: MyNode) -> list[str | Path]:
         cmd: list[str | Path] = [
@@ -88,19 +124,20 @@ class MariaDbTwin:
             cmd += ["--read-only=ON", "--relay-log=relay"]
         return cmd
 
-    def _launch(self, node: MyNode) -> None:
+    def _launch(self, node: MyNode, name: str | None = None, timeout: float = READY_TIMEOUT) -> None:
+        name = name or f"mysql-{node.name}"
         log = runas.user_log(self.state.path("logs", f"mysql-{node.role}-{node.name}.log"), self.user)
 
         def start(port: int) -> tuple[Any, Any]:
             node.port = port
-            proc, rec = spawn(f"mysql-{node.name}", "mysql", self._command(node), log=log, port=node.port,
+            proc, rec = spawn(name, "mysql", self._command(node), log=log, port=node.port,
                               user=self.user, cwd=self.root, stop_signal=signal.SIGTERM)
             rec.extra = {"role": node.role, "logical_id": node.name}
             return proc, rec
 
         start_on_free_port(pick_port=ports.free_port, start=start, record=self.state.add_proc,
                            ready=partial(self._answers, node), log=log, what=f"mysql {node.role} {node.name}",
-                           timeout=READY_TIMEOUT)
+                           timeout=timeout)
 
     def _answers(self, node: MyNode) -> bool:
         with self._local(node):

@@ -163,6 +163,7 @@ def _reboot(db: PostgresTwin) -> FailoverResult:
     wait_until(lambda: _writable(db), timeout=TIMEOUT, what="the rebooted primary accepting writes")
     result.writable_at = clock.now()
     result.promotion_ms = round((result.writable_at - result.killed_at) * 1000, 1)
+    db.arm_archive_timeout()
     wait_until(db._all_streaming, timeout=TIMEOUT, what="postgres replicas streaming again")
     return result
 

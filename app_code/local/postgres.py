@@ -10,6 +10,9 @@ synchronous standby (`synchronous_standby_names`, `synchronous_commit = on`), so
 acknowledged only once the standby has it, as with RDS's synchronous standby. The writer endpoint is
 then a proxy port (app_code.local.proxy) that a failover moves to the promoted standby, and the
 replicas stream through it, so they follow whichever node is the writer.
+
+Automated backups (app_code.local.pg_archive): every node's archive_command copies completed WAL segments into
+the twin's WAL archive, and `start` takes the first base backup once the database exists.
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from cdk_data_tier.app.local import ports, runas
+from cdk_data_tier.app.local import pg_archive, ports, runas
 from cdk_data_tier.app.local.binaries import postgres_bindir
 from cdk_data_tier.app.local.procs import StartError, log_tail, run, spawn, start_on_free_port, wait_until
 from cdk_data_tier.app.local.proxy import Frontend, Proxy
@@ -170,6 +174,7 @@ class PostgresTwin:
         self._initdb()
         self._launch(self.primary, self._primary_ready)
         self._create_database()
+        self.base_backup("automated")
         followers = [*([self.standby] if self.standby else []), *self.replicas]
         if followers:
             # One base backup serves every follower: copies of it stream from the same primary, each
@@ -222,13 +227,15 @@ class PostgresTwin:
         self._write(pwfile, self.password + "\n")
         try:
             run([self.bindir / "initdb", "-D", self.primary.datadir, "-U", self.spec.username, f"--pwfile={pwfile}",
-                 "-A", "scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
+                 "-A", "scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions",
+                 f"--wal-segsize={pg_archive.WAL_SEGSIZE_MB}"],
                 what="initdb", user=self.user, cwd=self.root, env=self.env)
         finally:
             pwfile.unlink(missing_ok=True)
+        archive = pg_archive.make_archive(self.root, self.user)
         conf = self.primary.datadir / "postgresql.conf"
         self._write(conf, conf.read_text() + CONF.format(
-            tls=self.tls, synchronous_commit="on" if self.spec.multi_az else "off"))
+            tls=self.tls, synchronous_commit="on" if self.spec.multi_az else "off") + pg_archive.conf(archive))
         host = "hostssl" if self.spec.force_tls else "host"
         # rds.force_ssl=1 rejects clear-text connections; without it both are accepted, as on RDS.
         self._write(self.primary.datadir / "pg_hba.conf",
@@ -253,7 +260,8 @@ class PostgresTwin:
             # shutdown would wait for every client (connection pools) to leave.
             proc, rec = spawn(f"postgres-{node.name}", "postgres",
                               [self.bindir / "postgres", "-D", node.datadir, "-p", str(node.port),
-                               "-c", f"cluster_name={node.name}"],
+                               "-c", f"cluster_name={node.name}",
+                               "-c", f"archive_mode={pg_archive.archive_mode(node.role)}"],
                               log=log, port=node.port, user=self.user, cwd=self.root, env=self.env,
                               stop_signal=signal.SIGQUIT)
             rec.extra = {"role": node.role, "logical_id": node.name, "datadir": str(node.datadir)}
@@ -297,6 +305,21 @@ class PostgresTwin:
         except StartError as err:
             primary_log = self.state.path("logs", f"postgres-{self.primary.name}.log")
             raise StartError(f"{err}\nprimary log:\n{log_tail(primary_log)}") from None
+
+    # -- backups --------------------------------------------------------------------------------
+    def base_backup(self, kind: str, backup_id: str | None = None) -> pg_archive.BaseBackup:
+        """A base backup of the writer for the automated backups (`automated`) or a snapshot (`manual`)."""
+        backup_id = backup_id or datetime.now(UTC).strftime("automated-%Y%m%d-%H%M%S-%f")
+        return pg_archive.take_base_backup(self.state, root=self.root, bindir=self.bindir, user=self.user,
+                                           env=self.env, replication_conninfo=self.conninfo(self.primary,
+                                                                                            replication=True),
+                                           backup_id=backup_id, kind=kind)
+
+    def arm_archive_timeout(self) -> None:
+        """A checkpoint on a writer that has just started (a reboot, a promotion): PostgreSQL 15's checkpointer
+        honours archive_timeout only from its first wake-up after start-up, and this is one."""
+        with psycopg.connect(self.conninfo(self.primary, "postgres"), autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
 
     # -- description ----------------------------------------------------------------------------
     def nodes(self) -> list[PgNode]:

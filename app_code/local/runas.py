@@ -88,3 +88,11 @@ def user_log(path: Path, user: str | None) -> Path:
     if user is not None:
         os.chown(path, *ids(user))
     return path
+
+
+def own_dir(path: Path, user: str | None) -> Path:
+    """A directory (made if missing) that the database's user owns: its programs write into it."""
+    path.mkdir(mode=0o700, exist_ok=True)
+    if user is not None:
+        os.chown(path, *ids(user))
+    return path

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,12 @@ class State:
             self.data["procs"] = [p for p in self.data["procs"] if p["name"] != rec.name] + [rec.to_json()]
             write_json(self.root / STATE_FILE, self.data, private=True)
 
+    def remove_proc(self, name: str) -> None:
+        """A server stopped for good (a restored copy removed): `down` has nothing left to stop of it."""
+        with self._lock:
+            self.data["procs"] = [p for p in self.data["procs"] if p["name"] != name]
+            write_json(self.root / STATE_FILE, self.data, private=True)
+
     def proc(self, name: str) -> ProcRecord:
         return next(p for p in self.procs if p.name == name)
 
@@ -93,6 +100,12 @@ class State:
     def set(self, key: str, value: Any) -> None:
         with self._lock:
             self.data[key] = value
+            write_json(self.root / STATE_FILE, self.data, private=True)
+
+    def edit(self, change: Callable[[dict[str, Any]], None]) -> None:
+        """Change several keys of state.json at once, under the lock."""
+        with self._lock:
+            change(self.data)
             write_json(self.root / STATE_FILE, self.data, private=True)
 
     def remove(self) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from cdk_data_tier.app.aws_session import TWIN_CREDENTIALS
 from cdk_data_tier.app.endpoints import AwsTarget
-from cdk_data_tier.app.local import binaries, engines, ports, templates
+from cdk_data_tier.app.local import binaries, db_backups, engines, ports, templates
 from cdk_data_tier.app.local.moto_server import MotoTwin, http_ok
 from cdk_data_tier.app.local.outputs import Physical, Resolver
 from cdk_data_tier.app.local.postgres import PostgresTwin
@@ -223,6 +223,13 @@ def _build(state: State, spec: TwinSpec, echo: Echo) -> Twin:
     info: dict[str, Any] = {"env": spec.env, "region": spec.region, "aws_endpoint_url": moto.endpoint_url,
                             "ca_bundle": str(tls.ca), "components": components, "account": spec.account,
                             "templates": spec.source, "engines": engines.describe(spec)}
+    if spec.database is not None:
+        d = spec.database
+        info["database"] = {"engine": d.engine, "identifier": physical[(d.stack, d.writer_id)].ref,
+                            **({"cluster_identifier": physical[(d.stack, d.cluster_id)].ref} if d.cluster_id else {}),
+                            **db_backups.window(state).to_json()}
+    if spec.cache is not None:  # the name its snapshots and restored copies refer to
+        info["cache"] = {"replication_group_id": physical[(spec.cache.stack, spec.cache.logical_id)].ref}
     if unfilled:
         info["unfilled_outputs"] = unfilled
         for stack, keys in unfilled.items():
@@ -382,6 +389,19 @@ def engine_versions(env: str = "dev", *, state_dir: Path | None = None) -> dict[
         return dict(json.loads((root / TWIN_FILE).read_text()).get("engines", {}))
     except (OSError, ValueError):
         return {}
+
+
+def restorable(env: str = "dev", *, state_dir: Path | None = None) -> dict[str, Any]:
+    """The database's restorable window now (recorded in twin.json), its snapshots and restored copies."""
+    root = Path(state_dir) if state_dir else default_state_dir(env)
+    state = State.load(root)
+    if state is None or "db_backups" not in state.data:
+        return {}
+    try:
+        found: dict[str, Any] = db_backups.window(state).to_json()
+    except Exception as err:  # noqa: BLE001 - status reports, it does not fail
+        found = {"error": str(err).splitlines()[0]}
+    return {**found, "snapshots": db_backups.snapshot_ids(state), "copies": sorted(state.data.get("db_copies", {}))}
 
 
 def status(env: str = "dev", *, state_dir: Path | None = None) -> list[dict[str, Any]]:

@@ -121,8 +121,6 @@ def _tagged(scan: Scan) -> list[Leftover]:
     return found
 
 
-# The tags `ops backup` and the restores put on what they make (app_code.ops.copies.tags).
-MADE_BY_TAGS = {"project": "cdk-data-tier", "made-by": "app_code ops"}
 # ARN resource types of the copies restores make; the rest of what carries the tags are backups, which the
 # finders judge by their source.
 COPY_TYPES = {("rds", "db"), ("rds", "cluster"), ("dynamodb", "table"), ("elasticache", "replicationgroup")}
@@ -132,7 +130,9 @@ def _made_by_ops(scan: Scan) -> list[Leftover]:
     """What `ops backup` and the restores made for this environment, by the tags they give it. A restored copy
     is an orphan wherever it is: no config keeps it."""
     found = []
-    filters = [{"Key": k, "Values": [v]} for k, v in {**MADE_BY_TAGS, "env": scan.env}.items()]
+    from cdk_data_tier.app.ops.copies import tags
+
+    filters = [{"Key": t["Key"], "Values": [t["Value"]]} for t in tags(scan.env)]  # what ops puts on its own
     for res in scan.pages("resourcegroupstaggingapi", "get_resources", "ResourceTagMappingList", TagFilters=filters):
         arn = res["ResourceARN"]
         scan.made_by_ops.add(arn)
