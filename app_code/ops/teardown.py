@@ -14,6 +14,7 @@ reported as unchecked: the report then cannot say that nothing is left.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from cdk_data_tier.app.endpoints import AwsTarget
 from cdk_data_tier.app.ops import teardown_keys, teardown_logs, teardown_network, teardown_stores, teardown_vaults
@@ -66,7 +67,7 @@ def teardown_report(plan: Plan, aws: AwsTarget) -> Report:
     tagged = scan.guarded("backups and copies app_code ops made", lambda: _made_by_ops(scan))
     tagged += scan.guarded("the Resource Groups Tagging API", lambda: _tagged(scan))
     for what, find in FINDERS:
-        items += scan.guarded(what, lambda find=find: find(scan))
+        items += scan.guarded(what, partial(find, scan))
     # Last: whether a key pending deletion may go depends on what else is kept.
     items += scan.guarded("KMS keys pending deletion", lambda: teardown_keys.pending_keys(scan, merge(items + tagged)))
     return Report(env=plan.env, region=aws.region or plan.region, account=scan.account,

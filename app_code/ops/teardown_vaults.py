@@ -9,6 +9,7 @@ one past that date, or in a vault the config does not keep, is an orphan.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from cdk_data_tier.app.ops.teardown_items import Leftover, day, expected, live_verdict, orphan
 from cdk_data_tier.app.ops.teardown_plan import Resource
@@ -32,8 +33,7 @@ def vaults(scan: Scan) -> list[Leftover]:
         found.append(Leftover("backup vault", name, arn, tie.stack, tie.how, verdict[0],
                               f"{verdict[1]}; {count} recovery point(s)",
                               uses=(vault["EncryptionKeyArn"],) if vault.get("EncryptionKeyArn") else ()))
-        found += scan.guarded(f"recovery points of vault {name}",
-                              lambda name=name, resource=resource, tie=tie: _points(scan, name, resource, tie))
+        found += scan.guarded(f"recovery points of vault {name}", partial(_points, scan, name, resource, tie))
     return found
 
 
