@@ -275,6 +275,11 @@ ROWS = [
         "{bootstrap-db,teardown-check,backup,restore-db,restore-table,restore-cache,remove-copy} (see --help)", 2, argv=("ops",)),
     Row("cli-ops-teardown-no-env", "python -m app_code ops teardown-check: error: the following arguments are "
         "required: --env (see --help)", 2, argv=("ops", "teardown-check")),
+    Row("cli-ops-teardown-unknown-env", "app_code ops: env 'staging' is not in cdk.json's environments: allowed: "
+        "dev, prod", 2, argv=("ops", "teardown-check", "--env", "staging")),
+    Row("cli-ops-teardown-no-assembly", "app_code ops: --cdk-out <tmp>/cdk.out does not exist: expected a cloud "
+        "assembly (cdk synth -c env=dev -o <tmp>/cdk.out)", 2,
+        argv=("ops", "teardown-check", "--env", "dev", "--cdk-out", "<tmp>/cdk.out")),
     Row("cli-ops-restore-no-target", "python -m app_code ops restore-table: error: the following arguments are "
         "required: --target (see --help)", 2, argv=("ops", "restore-table", "--outputs", "x")),
     Row("cli-ops-restore-table-no-point", "python -m app_code ops restore-table: error: one of the arguments "
