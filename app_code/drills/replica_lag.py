@@ -83,7 +83,8 @@ def run(endpoints: Endpoints, injector: Injector, *, read_your_writes: bool = Tr
         # writer after the pause is absent on every replica (timing-free, unlike counting stale routed reads).
         probe = f"{run_id}:probe"
         ledger.write(probe, lambda: client.write(lambda conn: execute(
-            conn, "INSERT INTO drill_effects (key_, run, seq) VALUES (%s, %s, %s)", (probe, run_id, -1))),
+            conn, f"INSERT INTO {client.dialect.drill_effects} (key_, run, seq) VALUES (%s, %s, %s)",
+            (probe, run_id, -1))),
             client.dialect.transient)
         behind = sum(not read(probe, pool) for pool in client.readers)
         until("during", "writer")
