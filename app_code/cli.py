@@ -7,6 +7,7 @@ missing or malformed outputs, endpoints that do not answer), always as one line 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -27,7 +28,8 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _target_flags(parser: argparse.ArgumentParser, *, outputs: bool = True) -> None:
+def _target_flags(parser: argparse.ArgumentParser, *, outputs: bool = True,
+                  region_help: str = "AWS region (default: AWS_REGION, the twin's, or the region in the ARNs)") -> None:
     """--outputs FILE|DIR (a deploy's outputs or the twin) or --env NAME (AWS), with --region and --profile."""
     if outputs:
         source = parser.add_mutually_exclusive_group(required=True)
@@ -36,10 +38,16 @@ def _target_flags(parser: argparse.ArgumentParser, *, outputs: bool = True) -> N
         source.add_argument("--env", metavar="NAME", help="read the outputs of <NAME>-* stacks with DescribeStacks")
     else:
         parser.add_argument("--env", required=True, metavar="NAME")
-    parser.add_argument("--region", help="AWS region (default: AWS_REGION, the twin's, or the region in the ARNs)")
+    parser.add_argument("--region", help=region_help)
     parser.add_argument("--profile", metavar="NAME",
                         help="AWS profile for AWS targets (default: AWS_PROFILE, else the default chain); "
                              "the twin uses none")
+
+
+def _copy_outputs_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", metavar="FILE", type=Path,
+                        help="where the copy's outputs file goes (default: the twin's <state>/copies/<target>/"
+                             "outputs.json, or ./restore-<target>/outputs.json on AWS)")
 
 
 def build_parser() -> Parser:
@@ -62,18 +70,44 @@ def build_parser() -> Parser:
 
     ops = sub.add_parser("ops", help="backups, point-in-time restore, teardown verification")
     # The metavar names the choices in "arguments are required", where argparse would show the dest.
-    actions = ops.add_subparsers(dest="ops_command",
-                                 metavar="{teardown-check,backup,restore-table,restore-db,remove-copy}", required=True,
-                                 parser_class=Parser)
-    check = actions.add_parser("teardown-check", help="list what `cdk destroy` left of an environment (exit 1 if any)")
-    _target_flags(check, outputs=False)
+    actions = ops.add_subparsers(
+        dest="ops_command", required=True, parser_class=Parser,
+        metavar="{bootstrap-db,teardown-check,backup,restore-db,restore-table,restore-cache,remove-copy}")
+    boot = actions.add_parser(
+        "bootstrap-db", help="as the admin, once: the app schema, and the application user with DML only",
+        description="Run by an operator with the admin secret (SecretArn): the schema migration, then the "
+                    "application user of AppSecretArn, its rotation clone and the IAM user, with DML on the app's "
+                    "tables and nothing else. Idempotent: a second run changes nothing and says so. On AWS, "
+                    "through the bastion's port forward (--via).")
+    _target_flags(boot)
+    boot.add_argument("--via", metavar="HOST:PORT",
+                      help="connect through this forwarded port (aws ssm start-session ... "
+                           "AWS-StartPortForwardingSessionToRemoteHost) instead of the writer endpoint")
+    boot.add_argument("--db-ca-bundle", metavar="PEM", default=os.environ.get("APP_CODE_DB_CA_BUNDLE"),
+                      help="trust store for the database's TLS (the RDS global-bundle.pem); default: the twin's CA, "
+                           "or sslmode=require on AWS")
+    boot.set_defaults(handler=cmd_bootstrap_db)
+    check = actions.add_parser("teardown-check", help="list what `cdk destroy` left of an environment, kept or "
+                               "orphaned (exit 1 on an orphan)")
+    _target_flags(check, outputs=False, region_help="AWS region (default: the environment's region in cdk.json)")
+    check.add_argument("--json", action="store_true", help="one JSON object: env, items, orphans")
+    check.add_argument("--cdk-out", type=Path, metavar="DIR",
+                       help="a cloud assembly of the environment (default: cdk.out.<env>, synthesized when stale)")
     check.set_defaults(handler=cmd_teardown_check)
-    backup = actions.add_parser("backup", help="on-demand DynamoDB backup and RDS snapshot")
+    backup = actions.add_parser("backup", help="a database snapshot, a cache snapshot and a table backup, named "
+                                "<env>-<UTC time> and tagged alike")
     _target_flags(backup)
     backup.set_defaults(handler=cmd_backup)
-    restore = actions.add_parser("restore-table", help="point-in-time restore of the table into a new one")
+    restore = actions.add_parser("restore-table", help="the table restored into a new one: to a time, the latest "
+                                 "restorable time, or from a backup")
     _target_flags(restore)
+    point = restore.add_mutually_exclusive_group(required=True)
+    point.add_argument("--to-time", metavar="T", help="ISO 8601 time inside the restorable window, e.g. "
+                       "2025-05-01T12:00:00Z (no zone: UTC)")
+    point.add_argument("--latest", action="store_true", help="the latest restorable time")
+    point.add_argument("--backup", metavar="ARN", help="an on-demand backup (`ops backup` prints its ARN)")
     restore.add_argument("--target", required=True, help="name of the new table")
+    _copy_outputs_flag(restore)
     restore.set_defaults(handler=cmd_restore_table)
     restore_db = actions.add_parser(
         "restore-db", help="restore the database into a new instance: to a time, the latest restorable time, or a "
@@ -92,12 +126,18 @@ def build_parser() -> Parser:
                                  "AWS: ./restore-<NAME>/outputs.json)")
     restore_db.add_argument("--json", action="store_true", help="print the restored copy as one JSON object")
     restore_db.set_defaults(handler=cmd_restore_db)
-    remove_copy = actions.add_parser(
-        "remove-copy", help="remove a copy restore-db made (twin: stop it, delete its data; AWS: delete it without "
-                            "a final snapshot)")
-    _target_flags(remove_copy)
-    remove_copy.add_argument("--target", required=True, metavar="NAME", help="the copy's identifier")
-    remove_copy.set_defaults(handler=cmd_remove_copy)
+    cache = actions.add_parser("restore-cache", help="a new replication group seeded from a cache snapshot")
+    _target_flags(cache)
+    cache.add_argument("--snapshot", required=True, metavar="NAME", help="a cache snapshot (`ops backup` prints it)")
+    cache.add_argument("--target", required=True, metavar="NAME", help="the new replication group's id")
+    _copy_outputs_flag(cache)
+    cache.set_defaults(handler=cmd_restore_cache)
+
+    remove = actions.add_parser("remove-copy", help="remove a copy that a restore made: a table, a cache or a "
+                                "database (twin: stop it, delete its data; AWS: delete it, without a final snapshot)")
+    _target_flags(remove)
+    remove.add_argument("--target", required=True, metavar="NAME", help="the copy's name, as the restore printed it")
+    remove.set_defaults(handler=cmd_remove_copy)
 
     demo = sub.add_parser("demo", help="synth, local up, run all, summary, local down (also on failure)")
     demo.add_argument("-e", "--env", default="dev", help="environment of cdk.json (default dev)")
@@ -105,7 +145,8 @@ def build_parser() -> Parser:
     demo.add_argument("--state-dir", type=Path, help="the twin's state directory (default: .twin/<env>)")
     demo.set_defaults(handler=cmd_demo)
 
-    drill = sub.add_parser("drill", help="a steady workload through one injected event: failover, lag, throttling",
+    drill = sub.add_parser("drill", help="a steady workload through one injected event: failover, lag, throttling; "
+                           "or a restore of backups to a point in time, checked marker by marker",
                            description="Run a drill: a workload, one event, and a report of what was acknowledged, "
                                        "present, lost and duplicated. On the twin (--outputs .twin/<env>) the twin's "
                                        "control injects the event; on AWS (--env) the failover APIs do.")
@@ -114,7 +155,8 @@ def build_parser() -> Parser:
     drill.add_argument("drill", choices=DRILLS, help="which drill")
     _target_flags(drill)
     drill.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    drill.add_argument("--yes", action="store_true", help="confirm a failover of a real (AWS) environment")
+    drill.add_argument("--yes", action="store_true", help="confirm a failover (or the restore drill's copies) of a "
+                       "real (AWS) environment")
     drill.add_argument("--partition-first", action="store_true",
                        help="twin only: cut the standby / replicas off before the kill (acknowledged writes then "
                             "exist on the primary alone: what asynchronous replication loses)")
@@ -170,23 +212,59 @@ def cmd_run(args: argparse.Namespace, console=None) -> int:
                cache_ca_bundle=args.cache_ca_bundle, progress=not args.no_progress)
 
 
+def cmd_bootstrap_db(args: argparse.Namespace, console=None) -> int:
+    from cdk_data_tier.app.endpoints import HostPort
+    from cdk_data_tier.app.ops.commands import bootstrap_db
+
+    via = None
+    if args.via is not None:
+        host, sep, port = args.via.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise BadInput(f"--via {args.via!r}: expected HOST:PORT of the forwarded port, e.g. 127.0.0.1:15433")
+        via = HostPort(host, int(port))
+    return bootstrap_db(_endpoints(args, args.db_ca_bundle), via=via, ca_bundle=args.db_ca_bundle, console=console)
+
+
 def cmd_teardown_check(args: argparse.Namespace, console=None) -> int:
-    from cdk_data_tier.app.ops.commands import teardown_check
+    from cdk_data_tier.app.ops.commands import teardown_check, teardown_plan
     from cdk_data_tier.app.targets import aws_target
 
-    return teardown_check(args.env, aws_target(args.region, args.profile), console)
+    aws = aws_target(args.region, args.profile)  # the profile is checked before any synth
+    plan = teardown_plan(args.env, args.cdk_out)
+    if not args.region and plan.region:
+        # The stacks live in the environment's region: a shell's AWS_REGION must not point the check elsewhere.
+        aws = dataclasses.replace(aws, region=plan.region)
+    return teardown_check(plan, aws, console, as_json=args.json)
 
 
 def cmd_backup(args: argparse.Namespace, console=None) -> int:
     from cdk_data_tier.app.ops.commands import backup
 
-    return backup(_endpoints(args), console)
+    return backup(_endpoints(args), console=console)
 
 
 def cmd_restore_table(args: argparse.Namespace, console=None) -> int:
     from cdk_data_tier.app.ops.commands import restore_table
+    from cdk_data_tier.app.ops.restore_db import parse_time
+    from cdk_data_tier.app.ops.restore_table import Point
 
-    return restore_table(_endpoints(args), args.target, console)
+    point = Point(to_time=parse_time(args.to_time) if args.to_time else None, latest=args.latest,
+                  backup_arn=args.backup)
+    return restore_table(_endpoints(args), args.target, point, outputs=args.outputs, write_to=args.out,
+                         console=console)
+
+
+def cmd_restore_cache(args: argparse.Namespace, console=None) -> int:
+    from cdk_data_tier.app.ops.commands import restore_cache
+
+    return restore_cache(_endpoints(args), args.snapshot, args.target, outputs=args.outputs,
+                         write_to=args.out, console=console)
+
+
+def cmd_remove_copy(args: argparse.Namespace, console=None) -> int:
+    from cdk_data_tier.app.ops.commands import remove_copy
+
+    return remove_copy(_endpoints(args), args.target, outputs=args.outputs, console=console)
 
 
 def cmd_restore_db(args: argparse.Namespace, console=None) -> int:
@@ -194,12 +272,6 @@ def cmd_restore_db(args: argparse.Namespace, console=None) -> int:
 
     return restore_db(_endpoints(args), target=args.target, to_time=args.to_time, latest=args.latest,
                       snapshot=args.snapshot, out=args.out, as_json=args.json, console=console)
-
-
-def cmd_remove_copy(args: argparse.Namespace, console=None) -> int:
-    from cdk_data_tier.app.ops.commands import remove_copy
-
-    return remove_copy(_endpoints(args), target=args.target, console=console)
 
 
 def cmd_drill(args: argparse.Namespace, console=None) -> int:

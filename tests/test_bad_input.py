@@ -88,15 +88,38 @@ def twin_copy(outputs: Callable[[Ctx, dict[str, Any]], None] | None = None,
     return setup
 
 
-def with_secret(value: str) -> Callable[[Ctx, dict[str, Any]], None]:
-    """Point the Database stack's SecretArn at a new secret in the twin's moto holding `value`."""
+def with_secret(value: str, key: str = "AppSecretArn") -> Callable[[Ctx, dict[str, Any]], None]:
+    """Point the Database stack's `key` (the app user's secret, or SecretArn: the admin's) at a new secret in the
+    twin's moto holding `value`, where BASE stands for the fields of the secret it replaces."""
     def change(ctx: Ctx, out: dict[str, Any]) -> None:
         sm = ctx.twin.client("secretsmanager")
-        admin = json.loads(sm.get_secret_value(SecretId=out["dev-Database"]["SecretArn"])["SecretString"])
-        text = value.replace("ADMIN", json.dumps(admin)[1:-1])
+        base = json.loads(sm.get_secret_value(SecretId=out["dev-Database"][key])["SecretString"])
+        text = value.replace("BASE", json.dumps(base)[1:-1])
         arn = sm.create_secret(Name=f"bad-input/{uuid.uuid4().hex[:8]}", SecretString=text)["ARN"]
-        out["dev-Database"]["SecretArn"] = ctx.values["secret"] = arn
+        out["dev-Database"][key] = ctx.values["secret"] = arn
     return change
+
+
+def without(key: str) -> Callable[[Ctx, dict[str, Any]], None]:
+    """The Database stack's outputs without `key`, as stacks older than it have them."""
+    def change(ctx: Ctx, out: dict[str, Any]) -> None:
+        del out["dev-Database"][key]
+    return change
+
+
+def wrong_arn(key: str) -> Callable[[Ctx, dict[str, Any]], None]:
+    def change(ctx: Ctx, out: dict[str, Any]) -> None:
+        ctx.values["secret"] = out["dev-Database"][key]
+        out["dev-Database"][key] += "x"
+    return change
+
+
+def app_user_unchanged(ctx: Ctx) -> None:
+    """A refused bootstrap made no change: the next one finds nothing to do."""
+    from cdk_data_tier.app.endpoints import Endpoints
+    from cdk_data_tier.app.ops.bootstrap_db import bootstrap
+
+    assert [s for s in bootstrap(Endpoints.from_outputs_file(ctx.twin.outputs_file)) if s.changed] == []
 
 
 def endpoint(stack: str, key: str, listener: str) -> Callable[[Ctx, dict[str, Any]], None]:
@@ -143,6 +166,18 @@ def twin_still_up(ctx: Ctx) -> None:
 
     rows = twin_mod.status("dev", state_dir=ctx.twin.state_dir)
     assert rows and all(r["running"] and r["health"] == "ok" for r in rows), rows
+
+
+def no_copies(ctx: Ctx) -> None:
+    """A refused restore made nothing: no copy recorded, no table, no process beyond the twin's own."""
+    from cdk_data_tier.app.local.state import State
+
+    state = State.load(ctx.twin.state_dir)
+    assert state is not None
+    assert not any(state.data.get(k) for k in ("copies", "cache_copies", "db_copies")), "a copy was recorded"
+    tables = ctx.twin.client("dynamodb").list_tables()["TableNames"]
+    assert not [t for t in tables if t in ("no", "copy-x")], tables
+    twin_still_up(ctx)
 
 
 def backups_of_twin(ctx: Ctx) -> None:
@@ -237,11 +272,24 @@ ROWS = [
         argv=("run", "sql", "--outputs", "<tmp>/o.json", "--db-ca-bundle", "<tmp>/none.pem"),
         setup=write("o.json", outputs())),
     Row("cli-ops-no-action", "python -m app_code ops: error: the following arguments are required: "
-        "{teardown-check,backup,restore-table,restore-db,remove-copy} (see --help)", 2, argv=("ops",)),
+        "{bootstrap-db,teardown-check,backup,restore-db,restore-table,restore-cache,remove-copy} (see --help)", 2, argv=("ops",)),
     Row("cli-ops-teardown-no-env", "python -m app_code ops teardown-check: error: the following arguments are "
         "required: --env (see --help)", 2, argv=("ops", "teardown-check")),
+    Row("cli-ops-teardown-unknown-env", "app_code ops: env 'staging' is not in cdk.json's environments: allowed: "
+        "dev, prod", 2, argv=("ops", "teardown-check", "--env", "staging")),
+    Row("cli-ops-teardown-no-assembly", "app_code ops: --cdk-out <tmp>/cdk.out does not exist: expected a cloud "
+        "assembly (cdk synth -c env=dev -o <tmp>/cdk.out)", 2,
+        argv=("ops", "teardown-check", "--env", "dev", "--cdk-out", "<tmp>/cdk.out")),
     Row("cli-ops-restore-no-target", "python -m app_code ops restore-table: error: the following arguments are "
         "required: --target (see --help)", 2, argv=("ops", "restore-table", "--outputs", "x")),
+    Row("cli-ops-restore-table-no-point", "python -m app_code ops restore-table: error: one of the arguments "
+        "--to-time --latest --backup is required (see --help)", 2,
+        argv=("ops", "restore-table", "--outputs", "x", "--target", "copy")),
+    Row("cli-ops-restore-table-bad-time", "app_code ops: --to-time 'yesterday' is not a time: expected ISO 8601 such "
+        "as 2025-05-01T12:00:00Z", 2,
+        argv=("ops", "restore-table", "--outputs", "x", "--to-time", "yesterday", "--target", "copy")),
+    Row("cli-ops-restore-cache-no-snapshot", "python -m app_code ops restore-cache: error: the following arguments "
+        "are required: --snapshot, --target (see --help)", 2, argv=("ops", "restore-cache", "--outputs", "x")),
     Row("cli-ops-restore-db-no-point", "python -m app_code ops restore-db: error: one of the arguments --to-time "
         "--latest --snapshot is required (see --help)", 2, argv=("ops", "restore-db", "--outputs", "x", "--target", "c")),
     Row("cli-ops-restore-db-two-points", "python -m app_code ops restore-db: error: argument --snapshot: not allowed "
@@ -267,9 +315,6 @@ ROWS = [
         "(snapshots: <snapshots>)", 2,
         argv=("ops", "restore-db", "--outputs", "<twin_dir>", "--target", "c1", "--snapshot", "nope"),
         needs=frozenset({"twin"}), setup=backups_of_twin, after=no_copy),
-    Row("ops-remove-copy-unknown", f"{OPS}--target 'nope' is no restored copy of the twin in <twin_dir> (copies: "
-        "<copies>)", 2, argv=("ops", "remove-copy", "--outputs", "<twin_dir>", "--target", "nope"),
-        needs=frozenset({"twin"}), setup=backups_of_twin, after=twin_still_up),
     Row("cli-demo-unknown-flag", "python -m app_code: error: unrecognized arguments: --fast (see --help)", 2,
         argv=("demo", "--fast")),
     Row("cli-cost-unknown-env", "app_code cost: env 'staging' is not configured in cdk.json: allowed: dev, prod", 2,
@@ -313,22 +358,63 @@ ROWS = [
     Row("secret-missing", f"{RUN}secret <secret>x cannot be read: An error occurred (ResourceNotFoundException) "
         "when calling the GetSecretValue operation: Secrets Manager can't find the specified secret.", 2,
         argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"twin"}),
-        setup=twin_copy(lambda ctx, out: (ctx.values.update(secret=out["dev-Database"]["SecretArn"]),
-                                          out["dev-Database"].update(SecretArn=ctx.values["secret"] + "x")))),
+        setup=twin_copy(wrong_arn("AppSecretArn"))),
     Row("secret-not-json", f"{RUN}secret <secret> is not JSON", 2,
         argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"twin"}),
         setup=twin_copy(with_secret("password: hunter2"))),
     Row("secret-no-password", f"{RUN}secret <secret> has no password", 2,
         argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"twin"}),
-        setup=twin_copy(with_secret('{"username": "dbadmin"}'))),
-    Row("secret-wrong-password", f"{RUN}database writer at <writer> refused the login of 'dbadmin' from secret "
-        '<secret>: password authentication failed for user "dbadmin"', 2,
+        setup=twin_copy(with_secret('{"username": "app"}'))),
+    Row("secret-wrong-password", f"{RUN}database writer at <writer> refused the login of 'app' from secret "
+        '<secret>: password authentication failed for user "app"; if the app user does not exist yet, run '
+        "`python -m app_code ops bootstrap-db` (as the admin, once) first", 2,
         argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"twin"}),
-        setup=twin_copy(with_secret('{ADMIN, "password": "not-the-password"}'))),
-    Row("secret-wrong-password-mysql", f"{RUN}database writer at <writer> refused the login of 'dbadmin' from secret "
-        "<secret>: Access denied for user 'dbadmin'@'127.0.0.1' (using password: YES)", 2,
+        setup=twin_copy(with_secret('{BASE, "password": "not-the-password"}'))),
+    Row("secret-wrong-password-mysql", f"{RUN}database writer at <writer> refused the login of 'app' from secret "
+        "<secret>: Access denied for user 'app'@'127.0.0.1' (using password: YES); if the app user does not exist "
+        "yet, run `python -m app_code ops bootstrap-db` (as the admin, once) first", 2,
         argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"mysql_twin"}),
-        setup=twin_copy(with_secret('{ADMIN, "password": "not-the-password"}'))),
+        setup=twin_copy(with_secret('{BASE, "password": "not-the-password"}'))),
+    Row("secret-app-missing", f"{RUN}outputs file <tmp>/copy/outputs.json: stack dev-Database output AppSecretArn is "
+        "missing: workloads log in as the application user, never the admin; deploy the current Database stack, then "
+        "run `python -m app_code ops bootstrap-db`", 2, argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"),
+        needs=frozenset({"twin"}), setup=twin_copy(without("AppSecretArn"))),
+    # -- bootstrap-db: the admin's secret, the app user's, the way in -----------------------------
+    Row("bootstrap-no-admin-output", f"{OPS}outputs file <tmp>/copy/outputs.json: stack dev-Database output SecretArn "
+        "is missing", 2, argv=("ops", "bootstrap-db", "--outputs", "<tmp>/copy"), needs=frozenset({"twin"}),
+        setup=twin_copy(without("SecretArn"))),
+    Row("bootstrap-admin-secret-missing", f"{OPS}admin secret (output SecretArn): secret <secret>x cannot be read: An "
+        "error occurred (ResourceNotFoundException) when calling the GetSecretValue operation: Secrets Manager can't "
+        "find the specified secret.", 2, argv=("ops", "bootstrap-db", "--outputs", "<tmp>/copy"),
+        needs=frozenset({"twin"}), setup=twin_copy(wrong_arn("SecretArn"))),
+    Row("bootstrap-admin-wrong-password", f"{OPS}database writer at <writer> refused the admin login 'dbadmin' of "
+        'secret <secret>: password authentication failed for user "dbadmin" (is the admin secret\'s password '
+        "current?)", 2, argv=("ops", "bootstrap-db", "--outputs", "<tmp>/copy"), needs=frozenset({"twin"}),
+        setup=twin_copy(with_secret('{BASE, "password": "not-the-password"}', "SecretArn")), after=app_user_unchanged),
+    Row("bootstrap-admin-wrong-password-mysql", f"{OPS}database writer at <writer> refused the admin login 'dbadmin' "
+        "of secret <secret>: Access denied for user 'dbadmin'@'127.0.0.1' (using password: YES) (is the admin "
+        "secret's password current?)", 2, argv=("ops", "bootstrap-db", "--outputs", "<tmp>/copy"),
+        needs=frozenset({"mysql_twin"}),
+        setup=twin_copy(with_secret('{BASE, "password": "not-the-password"}', "SecretArn"))),
+    Row("bootstrap-admin-no-password", f"{OPS}admin secret (output SecretArn) <secret> has no password", 2,
+        argv=("ops", "bootstrap-db", "--outputs", "<tmp>/copy"), needs=frozenset({"twin"}),
+        setup=twin_copy(with_secret('{"username": "dbadmin"}', "SecretArn"))),
+    Row("bootstrap-no-app-output", f"{OPS}outputs file <tmp>/copy/outputs.json: stack dev-Database output "
+        "AppSecretArn is missing: the application user's secret comes with the current Database stack; deploy it, "
+        "then run bootstrap-db again", 2, argv=("ops", "bootstrap-db", "--outputs", "<tmp>/copy"),
+        needs=frozenset({"twin"}), setup=twin_copy(without("AppSecretArn"))),
+    Row("bootstrap-app-named-admin", f"{OPS}app user secret <secret>: username 'dbadmin' makes 'dbadmin', which is "
+        "the admin's name; the app user, its rotation clone and its grant role need names of their own", 2,
+        argv=("ops", "bootstrap-db", "--outputs", "<tmp>/copy"), needs=frozenset({"twin"}),
+        setup=twin_copy(with_secret('{BASE, "username": "dbadmin"}')), after=app_user_unchanged),
+    Row("bootstrap-via-not-host-port", f"{OPS}--via 'localhost': expected HOST:PORT of the forwarded port, e.g. "
+        "127.0.0.1:15433", 2, argv=("ops", "bootstrap-db", "--outputs", "<tmp>/o.json", "--via", "localhost"),
+        setup=write("o.json", outputs())),
+    Row("bootstrap-via-closed", f"{OPS}database writer at <writer> (through 127.0.0.1:<closed>) is unreachable: "
+        'connection failed: connection to server at "127.0.0.1", port <closed> failed: Connection refused Is the '
+        "server running on that host and accepting TCP/IP connections?", 2,
+        argv=("ops", "bootstrap-db", "--outputs", "<tmp>/copy", "--via", "127.0.0.1:<closed>"),
+        needs=frozenset({"twin"}), setup=twin_copy()),
     # -- endpoints that are closed, silent, or something else --------------------------------------
     Row("endpoint-db-refused", f"{RUN}database writer at 127.0.0.1:<closed> is unreachable (Connection refused); "
         "is the twin up? (python -m app_code local up -e dev)", 2,
@@ -386,6 +472,34 @@ ROWS = [
     Row("local-up-already-up", "app_code local: the dev twin is already up in <twin_dir>: `local down` first", 1,
         argv=("local", "up", "--state-dir", "<twin_dir>", "--cdk-out", "<dev_out>"),
         needs=frozenset({"twin", "dev_out"}), after=twin_still_up),
+    # -- restores into copies: refused before anything is made ---------------------------------
+    Row("ops-restore-table-bad-name", "app_code ops: --target 'no' is not a valid DynamoDB table name: 3-255 "
+        "letters, digits, '_', '-' or '.'", 2, argv=("ops", "restore-table", "--outputs", "<twin_dir>", "--latest",
+                                                     "--target", "no"),
+        needs=frozenset({"twin"}), gone=("<twin_dir>/copies/no",), after=no_copies),
+    Row("ops-restore-table-target-taken", "app_code ops: --target <table>: a table of that name already exists", 2,
+        argv=("ops", "restore-table", "--outputs", "<twin_dir>", "--latest", "--target", "<table>"),
+        needs=frozenset({"twin"}), setup=lambda ctx: ctx.values.update(table=ctx.twin.stack("Dynamo")["TableName"]),
+        gone=("<twin_dir>/copies/<table>",), after=no_copies),
+    Row("ops-restore-table-no-backup", "app_code ops: --backup arn:aws:dynamodb:us-east-1:1:table/t/backup/0: no "
+        "such DynamoDB backup", 2, argv=("ops", "restore-table", "--outputs", "<twin_dir>", "--backup",
+                                        "arn:aws:dynamodb:us-east-1:1:table/t/backup/0", "--target", "copy-x"),
+        needs=frozenset({"twin"}), gone=("<twin_dir>/copies/copy-x",), after=no_copies),
+    Row("ops-restore-cache-no-snapshot", "app_code ops: --snapshot nope: no such cache snapshot in "
+        "<twin_dir>/snapshots/cache (`ops backup` takes one)", 2,
+        argv=("ops", "restore-cache", "--outputs", "<twin_dir>", "--snapshot", "nope", "--target", "copy-x"),
+        needs=frozenset({"twin"}), gone=("<twin_dir>/copies/copy-x",), after=no_copies),
+    Row("ops-restore-cache-bad-name", "app_code ops: --target '9lives' is not a valid ElastiCache name: 1-40 "
+        "letters, digits or hyphens, starting with a letter, no two hyphens in a row, not ending with a hyphen", 2,
+        argv=("ops", "restore-cache", "--outputs", "<twin_dir>", "--snapshot", "nope", "--target", "9lives"),
+        needs=frozenset({"twin"}), after=no_copies),
+    Row("ops-remove-copy-unknown", "app_code ops: --target 'nope' is no restored copy of the twin in <twin_dir> "
+        "(`ops restore-db`, `restore-table` and `restore-cache` make them)", 2,
+        argv=("ops", "remove-copy", "--outputs", "<twin_dir>", "--target", "nope"), needs=frozenset({"twin"}),
+        after=twin_still_up),
+    Row("drill-restore-partition", "app_code drill: --partition-first is a fault of the failover drills, not of "
+        "the restore drill", 2, argv=("drill", "restore", "--outputs", "<twin_dir>", "--partition-first"),
+        needs=frozenset({"twin"}), after=no_copies),
     # -- a workload on a table with another key schema ------------------------------------------
     Row("dynamo-other-key-schema", "FAILED: 2 check(s) did not verify: dynamo describe table: outputs say GSIs "
         "['gsi1'] LSIs ['lsi1'] keys pk/sk; table has GSIs [] LSIs [] keys id/-; dynamo workload: DynamoError: table "

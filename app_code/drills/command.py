@@ -14,18 +14,21 @@ from cdk_data_tier.app.drills.inject import AwsInjector, Injector, TwinInjector,
 from cdk_data_tier.app.drills.ledger import Report, render
 from cdk_data_tier.app.errors import EXIT_FAILED, EXIT_OK, BadInput
 
-DRILLS = ("db-failover", "cache-failover", "replica-lag", "dynamo-throttle")
-DISRUPTIVE = ("db-failover", "cache-failover")
+DRILLS = ("db-failover", "cache-failover", "replica-lag", "dynamo-throttle", "restore")
+DISRUPTIVE = ("db-failover", "cache-failover", "restore")
+# What a drill does to a real environment, in the confirmation it asks for.
+EFFECT = {"restore": ("writes markers into the real {env} environment and restores its database, table and cache "
+                      "into new, billed copies (removed at the end)", "new copies beside the real resources")}
 
 
 def confirm(env: str, drill: str, yes: bool) -> None:
     """A failover of a real environment happens only when asked for twice: --yes, or the env's name typed."""
     if yes:
         return
+    effect, short = EFFECT.get(drill, ("fails over the real {env} environment", "a real failover"))
     if not sys.stdin.isatty():
-        raise BadInput(f"drill {drill} fails over the real {env} environment: pass --yes to confirm "
-                       "(no terminal to ask)")
-    answer = input(f"drill {drill} disrupts {env} on AWS (a real failover). Type {env!r} to go on: ").strip()
+        raise BadInput(f"drill {drill} {effect.format(env=env)}: pass --yes to confirm (no terminal to ask)")
+    answer = input(f"drill {drill} disrupts {env} on AWS ({short}). Type {env!r} to go on: ").strip()
     if answer != env:
         raise BadInput(f"drill {drill}: not confirmed (typed {answer!r}, expected {env!r})")
 
@@ -38,6 +41,8 @@ def run(name: str, *, outputs: Path | None, env: str | None, region: str | None,
 
     endpoints = load_endpoints(outputs=outputs, env=env, region=region, profile=profile)
     state = twin_dir(outputs)
+    if name == "restore":
+        return _restore(endpoints, state, as_json=as_json, yes=yes, partition=partition, console=console)
     injector: Injector
     if state is not None:
         injector = TwinInjector(state)
@@ -55,6 +60,19 @@ def run(name: str, *, outputs: Path | None, env: str | None, region: str | None,
     except (FailoverError, ValueError) as exc:
         raise BadInput(f"drill {name}: {exc}") from None
     render(report, as_json=as_json, console=console)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _restore(endpoints: Any, state: Path | None, *, as_json: bool, yes: bool, partition: bool,
+             console: Any) -> int:
+    from cdk_data_tier.app.drills import restore
+
+    if partition:
+        raise BadInput("--partition-first is a fault of the failover drills, not of the restore drill")
+    if state is None:
+        confirm(endpoints.env, "restore", yes)
+    report = restore.run(endpoints, twin=state)
+    restore.render(report, as_json=as_json, console=console)
     return EXIT_OK if report.ok else EXIT_FAILED
 
 

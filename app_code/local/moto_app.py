@@ -1,4 +1,5 @@
-"""moto's server as the twin runs it: `python -m moto.server`, except that DynamoDB requests run one at a time.
+"""moto's server as the twin runs it: `python -m moto.server`, except that DynamoDB requests run one at a time
+and point-in-time restores honour the time asked for (app_code.local.moto_pitr).
 
 moto's DynamoDB backend is not thread-safe, and its threaded server lets concurrent requests race on a table:
 parallel BatchWriteItem calls into a new table lost items (3 of 200 in 1 of 30 loads of the workload's
@@ -37,12 +38,15 @@ def main(argv: list[str] | None = None) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import run_simple
 
+    from cdk_data_tier.app.local import moto_pitr
+
     parser = argparse.ArgumentParser(prog="python -m app_code.local.moto_app", description=__doc__)
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_PORT", str(args.port))  # what moto.server sets: moto builds its own URLs from it
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    moto_pitr.install()
     app = DomainDispatcherApplication(create_backend_app)
     app.debug = True  # type: ignore[attr-defined]  # as moto.server: errors come back with their traceback
     run_simple(args.host, args.port, OneDynamoRequestAtATime(app), threaded=True, request_handler=MotoRequestHandler)

@@ -8,11 +8,17 @@ With cluster mode disabled the primary and reader endpoints are proxy frontends 
 over every node, so a failover moves them as ElastiCache moves its DNS names; with cluster mode on,
 clients follow the cluster's own slot map. `cluster-node-timeout` is 2 s (ElastiCache: 15 s) so that a
 drill's cluster notices a lost node soon.
+
+A *copy* (`copy=NAME`: a replication group restored from a snapshot, app_code.local.redis_restore) has the
+same shape, TLS, AUTH and users, its primaries start from the snapshot's RDB files (`seeds`) and own the
+snapshot's slot ranges (`slots`); it lives under `copies/NAME/` with processes named `redis-NAME-...`, and
+its endpoints are its nodes' own ports (nothing fails a copy over).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -61,11 +67,17 @@ def client(port: int, *, tls: bool, ca: Path | str | None, password: str | None,
 
 class RedisTwin:
     def __init__(self, state: State, spec: CacheSpec, token: str | None, tls: TlsFiles,
-                 user_passwords: dict[str, str] | None = None, admin_password: str | None = None) -> None:
+                 user_passwords: dict[str, str] | None = None, admin_password: str | None = None, *,
+                 copy: str | None = None, seeds: dict[int, Path] | None = None,
+                 slots: dict[int, list[tuple[int, int]]] | None = None) -> None:
         self.state = state
         self.spec = spec
         self.token = token
         self.tls = tls
+        self.copy = copy
+        self.seeds = seeds or {}
+        self.slots = slots or {i: [(i * SLOTS // spec.shards, (i + 1) * SLOTS // spec.shards - 1)]
+                               for i in range(spec.shards)}
         self.user_passwords = user_passwords or {}
         # Under RBAC the twin needs a user of its own to replicate, form the cluster and check health,
         # whatever the template's users may do (ElastiCache keeps such users internal too).
@@ -76,17 +88,25 @@ class RedisTwin:
             for replica in range(spec.replicas_per_shard + 1):
                 role = "primary" if replica == 0 else "replica"
                 name = f"{shard + 1:04d}-{replica + 1:03d}"  # ElastiCache names nodes <group>-<shard>-<node>
-                self.nodes.append(RedisNode(name, role, shard, state.path("redis", name)))
+                self.nodes.append(RedisNode(name, role, shard, self._root().joinpath("redis", name)))
         self.proxy: Proxy | None = None
 
+    def _root(self) -> Path:
+        return self.state.path("copies", self.copy) if self.copy else self.state.root
+
+    def proc_name(self, node: RedisNode) -> str:
+        return f"redis-{self.copy}-{node.name}" if self.copy else f"redis-{node.name}"
+
     @classmethod
-    def attach(cls, state: State) -> RedisTwin:
-        """The twin's cache as `start` left it (or the last failover did), from state.json."""
-        saved = state.data["redis"]
+    def attach(cls, state: State, copy: str | None = None) -> RedisTwin:
+        """The twin's cache (or its copy `copy`) as `start` left it, or the last failover did, from state.json."""
+        saved = state.data["cache_copies"][copy] if copy else state.data["redis"]
         spec = dict(saved["spec"])
         spec["users"] = tuple(CacheUser(**u) for u in spec.get("users", ()))
         self = cls.__new__(cls)
         self.state, self.spec, self.token = state, CacheSpec(**spec), saved["token"]
+        self.copy, self.seeds = copy, {}
+        self.slots = {int(k): [(int(r[0]), int(r[1])) for r in v] for k, v in saved.get("slots", {}).items()}
         self.tls = TlsFiles(**{k: Path(v) for k, v in saved["tls"].items()})
         self.user_passwords, self.admin = saved["user_passwords"], tuple(saved["admin"]) if saved["admin"] else None
         self.binary = redis_server()
@@ -96,12 +116,18 @@ class RedisTwin:
         return self
 
     def save(self) -> None:
-        self.state.set("redis", {
+        saved = {
             "spec": dataclasses.asdict(self.spec), "token": self.token, "user_passwords": self.user_passwords,
             "admin": list(self.admin) if self.admin else None,
             "tls": {"ca": str(self.tls.ca), "cert": str(self.tls.cert), "key": str(self.tls.key)},
+            "slots": {str(k): [list(r) for r in v] for k, v in self.slots.items()},
             "nodes": [{"name": n.name, "role": n.role, "shard": n.shard, "directory": str(n.directory),
-                       "port": n.port} for n in self.nodes]})
+                       "port": n.port} for n in self.nodes]}
+        if self.copy:
+            name = self.copy
+            self.state.edit(lambda data: data.setdefault("cache_copies", {}).__setitem__(name, saved))
+        else:
+            self.state.set("redis", saved)
 
     @property
     def primary_port(self) -> int:
@@ -142,7 +168,7 @@ class RedisTwin:
             self._form_cluster()
         else:
             wait_until(self._replication_up, timeout=READY_TIMEOUT, what="redis replicas linked to the primary")
-            if self.replicas:
+            if self.replicas and not self.copy:
                 servers = {n.name: n.port for n in self.nodes}
                 self.proxy = Proxy(self.state, "cache", [
                     Frontend(PRIMARY_FRONTEND, servers, ready=[self.primaries[0].name]),
@@ -189,7 +215,9 @@ class RedisTwin:
     def _launch(self, node: RedisNode, *, same_port: bool = False) -> None:
         """Start `node` (on its previous port when `same_port`: a failed node replaced) and record it."""
         node.directory.mkdir(parents=True, exist_ok=same_port)
-        log = self.state.path("logs", f"redis-{node.name}.log")
+        if node.role == "primary" and node.shard in self.seeds and not same_port:
+            shutil.copyfile(self.seeds[node.shard], node.directory / "dump.rdb")  # loaded at start
+        log = self.state.path("logs", f"{self.proc_name(node)}.log")
         log.parent.mkdir(exist_ok=True)
         previous = node.port
 
@@ -206,7 +234,7 @@ class RedisTwin:
             conf = node.directory / "redis.conf"
             conf.write_text(self._config(node))
             conf.chmod(0o600)  # it holds the AUTH token
-            proc, rec = spawn(f"redis-{node.name}", "redis", [self.binary, conf], log=log, port=node.port)
+            proc, rec = spawn(self.proc_name(node), "redis", [self.binary, conf], log=log, port=node.port)
             rec.extra = {"role": node.role, "shard": node.shard}
             return proc, rec
 
@@ -227,9 +255,11 @@ class RedisTwin:
         for epoch, node in enumerate(self.nodes, start=1):
             # Distinct config epochs up front, so no epoch collision has to be resolved later.
             clients[node.name].execute_command("CLUSTER", "SET-CONFIG-EPOCH", epoch)
-        for i, node in enumerate(self.primaries):
-            lo, hi = i * SLOTS // self.spec.shards, (i + 1) * SLOTS // self.spec.shards - 1
-            clients[node.name].execute_command("CLUSTER", "ADDSLOTSRANGE", lo, hi)
+        for node in self.primaries:
+            # A primary that loaded an RDB has already claimed the slots its keys are in.
+            owned = _own_slots(clients[node.name])
+            for lo, hi in _missing(self.slots[node.shard], owned):
+                clients[node.name].execute_command("CLUSTER", "ADDSLOTSRANGE", lo, hi)
         # Every node meets every later one: a full mesh converges at once instead of over gossip rounds.
         for i, node in enumerate(self.nodes):
             for other in self.nodes[i + 1:]:
@@ -264,6 +294,37 @@ class RedisTwin:
     # -- description ----------------------------------------------------------------------------
     def version(self) -> str:
         return str(self.client(self.nodes[0]).info("server").get("redis_version", "?"))
+
+
+def _own_slots(conn: redis.Redis) -> set[int]:
+    """The slots this node serves, from CLUSTER SHARDS (flat [lo, hi, lo, hi, ...] per shard)."""
+    port = conn.connection_pool.connection_kwargs["port"]
+    owned: set[int] = set()
+    for shard in conn.execute_command("CLUSTER", "SHARDS"):
+        if any(int(_field(n, "port") or _field(n, "tls-port") or 0) == port for n in _field(shard, "nodes")):
+            bounds = [int(b) for b in _field(shard, "slots")]
+            for lo, hi in zip(bounds[::2], bounds[1::2], strict=True):
+                owned.update(range(lo, hi + 1))
+    return owned
+
+
+def shard_slots(conn: redis.Redis) -> list[tuple[int, int]]:
+    """The slot ranges of the shard `conn`'s node belongs to, as ranges."""
+    return _ranges(_own_slots(conn))
+
+
+def _ranges(slots: set[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for slot in sorted(slots):
+        if out and out[-1][1] == slot - 1:
+            out[-1] = (out[-1][0], slot)
+        else:
+            out.append((slot, slot))
+    return out
+
+
+def _missing(wanted: list[tuple[int, int]], owned: set[int]) -> list[tuple[int, int]]:
+    return _ranges({s for lo, hi in wanted for s in range(lo, hi + 1)} - owned)
 
 
 def _replicate(conn: redis.Redis, primary_id: str) -> bool:

@@ -10,12 +10,13 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cdk_data_tier.app.local.procs import ProcRecord
+from cdk_data_tier.app.project import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 STATE_FILE = "state.json"
 OUTPUTS_FILE = "outputs.json"
 TWIN_FILE = "twin.json"
@@ -99,6 +100,12 @@ class State:
     def set(self, key: str, value: Any) -> None:
         with self._lock:
             self.data[key] = value
+            write_json(self.root / STATE_FILE, self.data, private=True)
+
+    def edit(self, change: Callable[[dict[str, Any]], None]) -> None:
+        """Change several keys of state.json at once, under the lock."""
+        with self._lock:
+            change(self.data)
             write_json(self.root / STATE_FILE, self.data, private=True)
 
     def remove(self) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cdk_data_tier.app.endpoints import Endpoints
+from cdk_data_tier.app.ops.copies import tags as copy_tags
 from cdk_data_tier.app.ops.restore_model import (
     Echo,
     RestoredCopy,
@@ -313,7 +314,7 @@ def snapshot_on_aws(endpoints: Endpoints, *, label: str) -> tuple[str, str, str]
     """An RDS snapshot (Aurora: a cluster snapshot) named <identifier>-<label>, tagged with the env and label."""
     rds, ident = _rds(endpoints), source_identifier(endpoints)
     name = f"{ident}-{label}"[:255]
-    tags = [{"Key": "app-code:env", "Value": endpoints.env}, {"Key": "app-code:backup-label", "Value": label}]
+    tags = copy_tags(endpoints.env, **{"backup-label": label})  # as the cache snapshot's and the table backup's
     if _aurora(endpoints):
         snap = rds.create_db_cluster_snapshot(DBClusterIdentifier=ident, DBClusterSnapshotIdentifier=name,
                                               Tags=tags)["DBClusterSnapshot"]

@@ -116,7 +116,7 @@ def test_backup_then_restore_from_its_snapshot_then_remove_the_copy(aws, rds_env
     rds = aws.client("rds")
     arn = rds.describe_db_snapshots(DBSnapshotIdentifier=snap)["DBSnapshots"][0]["DBSnapshotArn"]
     assert {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn)["TagList"]} == {
-        "app-code:env": env, "app-code:backup-label": "drill"}
+        "project": "cdk-data-tier", "env": env, "made-by": "app_code ops", "backup-label": "drill"}
     restore_database(endpoints, target=f"{env}-fromsnap", snapshot=snap, outputs_path=tmp_path / "o.json")
     assert _described(aws, f"{env}-fromsnap")["DBSubnetGroup"]["DBSubnetGroupName"] == net["subnet_group"]
     assert remove_copy(endpoints, target=f"{env}-fromsnap") == [
