@@ -46,14 +46,6 @@ class Copy:
                 f"remove:  {remove}"]
 
 
-def twin_state_dir(outputs: Path | None) -> Path | None:
-    """The twin's state directory behind `--outputs`, or None when the outputs are a deployment's."""
-    if outputs is None:
-        return None
-    root = outputs if outputs.is_dir() else outputs.parent
-    return root if (root / "state.json").exists() else None
-
-
 def outputs_path(twin: Path | None, name: str) -> Path:
     return twin / "copies" / name / "outputs.json" if twin else Path.cwd() / f"restore-{name}" / "outputs.json"
 
