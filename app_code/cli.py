@@ -7,6 +7,7 @@ missing or malformed outputs, endpoints that do not answer), always as one line 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -27,7 +28,8 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _target_flags(parser: argparse.ArgumentParser, *, outputs: bool = True) -> None:
+def _target_flags(parser: argparse.ArgumentParser, *, outputs: bool = True,
+                  region_help: str = "AWS region (default: AWS_REGION, the twin's, or the region in the ARNs)") -> None:
     """--outputs FILE|DIR (a deploy's outputs or the twin) or --env NAME (AWS), with --region and --profile."""
     if outputs:
         source = parser.add_mutually_exclusive_group(required=True)
@@ -36,7 +38,7 @@ def _target_flags(parser: argparse.ArgumentParser, *, outputs: bool = True) -> N
         source.add_argument("--env", metavar="NAME", help="read the outputs of <NAME>-* stacks with DescribeStacks")
     else:
         parser.add_argument("--env", required=True, metavar="NAME")
-    parser.add_argument("--region", help="AWS region (default: AWS_REGION, the twin's, or the region in the ARNs)")
+    parser.add_argument("--region", help=region_help)
     parser.add_argument("--profile", metavar="NAME",
                         help="AWS profile for AWS targets (default: AWS_PROFILE, else the default chain); "
                              "the twin uses none")
@@ -68,10 +70,29 @@ def build_parser() -> Parser:
 
     ops = sub.add_parser("ops", help="backups, point-in-time restore, teardown verification")
     # The metavar names the choices in "arguments are required", where argparse would show the dest.
-    actions = ops.add_subparsers(dest="ops_command", required=True, parser_class=Parser,
-                                 metavar="{teardown-check,backup,restore-db,restore-table,restore-cache,remove-copy}")
-    check = actions.add_parser("teardown-check", help="list what `cdk destroy` left of an environment (exit 1 if any)")
-    _target_flags(check, outputs=False)
+    actions = ops.add_subparsers(
+        dest="ops_command", required=True, parser_class=Parser,
+        metavar="{bootstrap-db,teardown-check,backup,restore-db,restore-table,restore-cache,remove-copy}")
+    boot = actions.add_parser(
+        "bootstrap-db", help="as the admin, once: the app schema, and the application user with DML only",
+        description="Run by an operator with the admin secret (SecretArn): the schema migration, then the "
+                    "application user of AppSecretArn, its rotation clone and the IAM user, with DML on the app's "
+                    "tables and nothing else. Idempotent: a second run changes nothing and says so. On AWS, "
+                    "through the bastion's port forward (--via).")
+    _target_flags(boot)
+    boot.add_argument("--via", metavar="HOST:PORT",
+                      help="connect through this forwarded port (aws ssm start-session ... "
+                           "AWS-StartPortForwardingSessionToRemoteHost) instead of the writer endpoint")
+    boot.add_argument("--db-ca-bundle", metavar="PEM", default=os.environ.get("APP_CODE_DB_CA_BUNDLE"),
+                      help="trust store for the database's TLS (the RDS global-bundle.pem); default: the twin's CA, "
+                           "or sslmode=require on AWS")
+    boot.set_defaults(handler=cmd_bootstrap_db)
+    check = actions.add_parser("teardown-check", help="list what `cdk destroy` left of an environment, kept or "
+                               "orphaned (exit 1 on an orphan)")
+    _target_flags(check, outputs=False, region_help="AWS region (default: the environment's region in cdk.json)")
+    check.add_argument("--json", action="store_true", help="one JSON object: env, items, orphans")
+    check.add_argument("--cdk-out", type=Path, metavar="DIR",
+                       help="a cloud assembly of the environment (default: cdk.out.<env>, synthesized when stale)")
     check.set_defaults(handler=cmd_teardown_check)
     backup = actions.add_parser("backup", help="a database snapshot, a cache snapshot and a table backup, named "
                                 "<env>-<UTC time> and tagged alike")
@@ -191,11 +212,29 @@ def cmd_run(args: argparse.Namespace, console=None) -> int:
                cache_ca_bundle=args.cache_ca_bundle, progress=not args.no_progress)
 
 
+def cmd_bootstrap_db(args: argparse.Namespace, console=None) -> int:
+    from cdk_data_tier.app.endpoints import HostPort
+    from cdk_data_tier.app.ops.commands import bootstrap_db
+
+    via = None
+    if args.via is not None:
+        host, sep, port = args.via.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise BadInput(f"--via {args.via!r}: expected HOST:PORT of the forwarded port, e.g. 127.0.0.1:15433")
+        via = HostPort(host, int(port))
+    return bootstrap_db(_endpoints(args, args.db_ca_bundle), via=via, ca_bundle=args.db_ca_bundle, console=console)
+
+
 def cmd_teardown_check(args: argparse.Namespace, console=None) -> int:
-    from cdk_data_tier.app.ops.commands import teardown_check
+    from cdk_data_tier.app.ops.commands import teardown_check, teardown_plan
     from cdk_data_tier.app.targets import aws_target
 
-    return teardown_check(args.env, aws_target(args.region, args.profile), console)
+    aws = aws_target(args.region, args.profile)  # the profile is checked before any synth
+    plan = teardown_plan(args.env, args.cdk_out)
+    if not args.region and plan.region:
+        # The stacks live in the environment's region: a shell's AWS_REGION must not point the check elsewhere.
+        aws = dataclasses.replace(aws, region=plan.region)
+    return teardown_check(plan, aws, console, as_json=args.json)
 
 
 def cmd_backup(args: argparse.Namespace, console=None) -> int:

@@ -90,13 +90,26 @@ class DatabaseEndpoints:
     writer: HostPort
     readers: tuple[HostPort, ...]
     port: int
-    secret_arn: str
+    admin_secret_arn: str  # SecretArn: the master user's, for its rotation and the bootstrap only
     engine: str
     database_name: str
+    # AppSecretArn: the application user's login, what workloads use (absent from stacks older than it)
+    app_secret_arn: str | None = None
+    iam_user: str | None = None  # IamAuthUser: the user IAM database authentication admits
+    where: str = field(default="", compare=False)  # the source and stack, named by a missing AppSecretArn
 
     @property
     def family(self) -> str:
         return "mysql" if self.engine.endswith("mysql") else "postgres"
+
+    @property
+    def app_login_arn(self) -> str:
+        """The app user's secret: workloads never log in with the admin's."""
+        if not self.app_secret_arn:
+            raise EndpointsError(f"{self.where} output AppSecretArn is missing: workloads log in as the application "
+                                 "user, never the admin; deploy the current Database stack, then run "
+                                 "`python -m app_code ops bootstrap-db`")
+        return self.app_secret_arn
 
 
 @dataclass(frozen=True)
@@ -245,9 +258,12 @@ class Endpoints:
             readers=tuple(HostPort.parse(r, port, where=self._where("Database", "ReaderEndpoints"))
                           for r in _split(readers)),
             port=port,
-            secret_arn=self._get("Database", "SecretArn"),
+            admin_secret_arn=self._get("Database", "SecretArn"),
             engine=self._choice("Database", "Engine", DB_ENGINES),
             database_name=self._get("Database", "DatabaseName"),
+            app_secret_arn=self._get("Database", "AppSecretArn", required=False) or None,
+            iam_user=self._get("Database", "IamAuthUser", required=False) or None,
+            where=f"{self.source}: stack {self.env}-Database",
         )
 
     @cached_property
@@ -331,7 +347,7 @@ def _with_region_default(aws: AwsTarget, stacks: dict[str, dict[str, str]]) -> A
     region = _env_region()
     if not region:
         for outs in stacks.values():
-            for key in ("TableArn", "SecretArn", "AuthSecretArn"):
+            for key in ("TableArn", "AppSecretArn", "SecretArn", "AuthSecretArn"):
                 region = region or _region_from_arn(outs.get(key, ""))
     return dataclasses.replace(aws, region=region,
                                endpoint_url=aws.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))

@@ -39,7 +39,7 @@ def preflight(endpoints: Endpoints, workloads: Sequence[str], *, cache_ca_bundle
                      lambda c: c.describe_table(TableName=endpoints.dynamo.table_name))
     if "sql" in workloads or "cache" in workloads:
         _api_answers(endpoints, "secretsmanager", "DescribeSecret",
-                     lambda c: c.describe_secret(SecretId=endpoints.database.secret_arn))
+                     lambda c: c.describe_secret(SecretId=endpoints.database.app_login_arn))
     if "cache" in workloads:
         for hp, what in targets:
             if what.startswith("cache"):

@@ -149,6 +149,8 @@ class DatabaseStack(Stack):
                   "engine}")
         CfnOutput(self, "AppSecretArn", value=self.app_secret.secret_arn,
                   description="App user secret (app_code): {host, port, username, password, dbname, engine, masterarn}")
+        CfnOutput(self, "IamAuthUser", value=cfg.iam_auth_user,
+                  description="Database user that IAM authentication admits (created by the bootstrap)")
         CfnOutput(self, "Engine", value=cfg.engine)
         CfnOutput(self, "DatabaseName", value=cfg.database_name)
 

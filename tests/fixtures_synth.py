@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,19 @@ def project_context() -> dict[str, Any]:
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     context.update(json.loads((ROOT / "cdk.context.json").read_text()))
     return context
+
+
+def no_aws_env(home: Path) -> dict[str, str]:
+    """The environment of a `cdk synth` subprocess with no AWS configuration at all, the venv's Node 24 first."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        AWS_CONFIG_FILE=str(home / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(home / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+        HOME=str(home),
+    )
+    return env
 
 
 @dataclass

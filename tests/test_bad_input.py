@@ -88,15 +88,38 @@ def twin_copy(outputs: Callable[[Ctx, dict[str, Any]], None] | None = None,
     return setup
 
 
-def with_secret(value: str) -> Callable[[Ctx, dict[str, Any]], None]:
-    """Point the Database stack's SecretArn at a new secret in the twin's moto holding `value`."""
+def with_secret(value: str, key: str = "AppSecretArn") -> Callable[[Ctx, dict[str, Any]], None]:
+    """Point the Database stack's `key` (the app user's secret, or SecretArn: the admin's) at a new secret in the
+    twin's moto holding `value`, where BASE stands for the fields of the secret it replaces."""
     def change(ctx: Ctx, out: dict[str, Any]) -> None:
         sm = ctx.twin.client("secretsmanager")
-        admin = json.loads(sm.get_secret_value(SecretId=out["dev-Database"]["SecretArn"])["SecretString"])
-        text = value.replace("ADMIN", json.dumps(admin)[1:-1])
+        base = json.loads(sm.get_secret_value(SecretId=out["dev-Database"][key])["SecretString"])
+        text = value.replace("BASE", json.dumps(base)[1:-1])
         arn = sm.create_secret(Name=f"bad-input/{uuid.uuid4().hex[:8]}", SecretString=text)["ARN"]
-        out["dev-Database"]["SecretArn"] = ctx.values["secret"] = arn
+        out["dev-Database"][key] = ctx.values["secret"] = arn
     return change
+
+
+def without(key: str) -> Callable[[Ctx, dict[str, Any]], None]:
+    """The Database stack's outputs without `key`, as stacks older than it have them."""
+    def change(ctx: Ctx, out: dict[str, Any]) -> None:
+        del out["dev-Database"][key]
+    return change
+
+
+def wrong_arn(key: str) -> Callable[[Ctx, dict[str, Any]], None]:
+    def change(ctx: Ctx, out: dict[str, Any]) -> None:
+        ctx.values["secret"] = out["dev-Database"][key]
+        out["dev-Database"][key] += "x"
+    return change
+
+
+def app_user_unchanged(ctx: Ctx) -> None:
+    """A refused bootstrap made no change: the next one finds nothing to do."""
+    from cdk_data_tier.app.endpoints import Endpoints
+    from cdk_data_tier.app.ops.bootstrap_db import bootstrap
+
+    assert [s for s in bootstrap(Endpoints.from_outputs_file(ctx.twin.outputs_file)) if s.changed] == []
 
 
 def endpoint(stack: str, key: str, listener: str) -> Callable[[Ctx, dict[str, Any]], None]:
@@ -249,9 +272,14 @@ ROWS = [
         argv=("run", "sql", "--outputs", "<tmp>/o.json", "--db-ca-bundle", "<tmp>/none.pem"),
         setup=write("o.json", outputs())),
     Row("cli-ops-no-action", "python -m app_code ops: error: the following arguments are required: "
-        "{teardown-check,backup,restore-db,restore-table,restore-cache,remove-copy} (see --help)", 2, argv=("ops",)),
+        "{bootstrap-db,teardown-check,backup,restore-db,restore-table,restore-cache,remove-copy} (see --help)", 2, argv=("ops",)),
     Row("cli-ops-teardown-no-env", "python -m app_code ops teardown-check: error: the following arguments are "
         "required: --env (see --help)", 2, argv=("ops", "teardown-check")),
+    Row("cli-ops-teardown-unknown-env", "app_code ops: env 'staging' is not in cdk.json's environments: allowed: "
+        "dev, prod", 2, argv=("ops", "teardown-check", "--env", "staging")),
+    Row("cli-ops-teardown-no-assembly", "app_code ops: --cdk-out <tmp>/cdk.out does not exist: expected a cloud "
+        "assembly (cdk synth -c env=dev -o <tmp>/cdk.out)", 2,
+        argv=("ops", "teardown-check", "--env", "dev", "--cdk-out", "<tmp>/cdk.out")),
     Row("cli-ops-restore-no-target", "python -m app_code ops restore-table: error: the following arguments are "
         "required: --target (see --help)", 2, argv=("ops", "restore-table", "--outputs", "x")),
     Row("cli-ops-restore-table-no-point", "python -m app_code ops restore-table: error: one of the arguments "
@@ -330,22 +358,63 @@ ROWS = [
     Row("secret-missing", f"{RUN}secret <secret>x cannot be read: An error occurred (ResourceNotFoundException) "
         "when calling the GetSecretValue operation: Secrets Manager can't find the specified secret.", 2,
         argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"twin"}),
-        setup=twin_copy(lambda ctx, out: (ctx.values.update(secret=out["dev-Database"]["SecretArn"]),
-                                          out["dev-Database"].update(SecretArn=ctx.values["secret"] + "x")))),
+        setup=twin_copy(wrong_arn("AppSecretArn"))),
     Row("secret-not-json", f"{RUN}secret <secret> is not JSON", 2,
         argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"twin"}),
         setup=twin_copy(with_secret("password: hunter2"))),
     Row("secret-no-password", f"{RUN}secret <secret> has no password", 2,
         argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"twin"}),
-        setup=twin_copy(with_secret('{"username": "dbadmin"}'))),
-    Row("secret-wrong-password", f"{RUN}database writer at <writer> refused the login of 'dbadmin' from secret "
-        '<secret>: password authentication failed for user "dbadmin"', 2,
+        setup=twin_copy(with_secret('{"username": "app"}'))),
+    Row("secret-wrong-password", f"{RUN}database writer at <writer> refused the login of 'app' from secret "
+        '<secret>: password authentication failed for user "app"; if the app user does not exist yet, run '
+        "`python -m app_code ops bootstrap-db` (as the admin, once) first", 2,
         argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"twin"}),
-        setup=twin_copy(with_secret('{ADMIN, "password": "not-the-password"}'))),
-    Row("secret-wrong-password-mysql", f"{RUN}database writer at <writer> refused the login of 'dbadmin' from secret "
-        "<secret>: Access denied for user 'dbadmin'@'127.0.0.1' (using password: YES)", 2,
+        setup=twin_copy(with_secret('{BASE, "password": "not-the-password"}'))),
+    Row("secret-wrong-password-mysql", f"{RUN}database writer at <writer> refused the login of 'app' from secret "
+        "<secret>: Access denied for user 'app'@'127.0.0.1' (using password: YES); if the app user does not exist "
+        "yet, run `python -m app_code ops bootstrap-db` (as the admin, once) first", 2,
         argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"), needs=frozenset({"mysql_twin"}),
-        setup=twin_copy(with_secret('{ADMIN, "password": "not-the-password"}'))),
+        setup=twin_copy(with_secret('{BASE, "password": "not-the-password"}'))),
+    Row("secret-app-missing", f"{RUN}outputs file <tmp>/copy/outputs.json: stack dev-Database output AppSecretArn is "
+        "missing: workloads log in as the application user, never the admin; deploy the current Database stack, then "
+        "run `python -m app_code ops bootstrap-db`", 2, argv=("run", "sql", "--outputs", "<tmp>/copy", "--no-progress"),
+        needs=frozenset({"twin"}), setup=twin_copy(without("AppSecretArn"))),
+    # -- bootstrap-db: the admin's secret, the app user's, the way in -----------------------------
+    Row("bootstrap-no-admin-output", f"{OPS}outputs file <tmp>/copy/outputs.json: stack dev-Database output SecretArn "
+        "is missing", 2, argv=("ops", "bootstrap-db", "--outputs", "<tmp>/copy"), needs=frozenset({"twin"}),
+        setup=twin_copy(without("SecretArn"))),
+    Row("bootstrap-admin-secret-missing", f"{OPS}admin secret (output SecretArn): secret <secret>x cannot be read: An "
+        "error occurred (ResourceNotFoundException) when calling the GetSecretValue operation: Secrets Manager can't "
+        "find the specified secret.", 2, argv=("ops", "bootstrap-db", "--outputs", "<tmp>/copy"),
+        needs=frozenset({"twin"}), setup=twin_copy(wrong_arn("SecretArn"))),
+    Row("bootstrap-admin-wrong-password", f"{OPS}database writer at <writer> refused the admin login 'dbadmin' of "
+        'secret <secret>: password authentication failed for user "dbadmin" (is the admin secret\'s password '
+        "current?)", 2, argv=("ops", "bootstrap-db", "--outputs", "<tmp>/copy"), needs=frozenset({"twin"}),
+        setup=twin_copy(with_secret('{BASE, "password": "not-the-password"}', "SecretArn")), after=app_user_unchanged),
+    Row("bootstrap-admin-wrong-password-mysql", f"{OPS}database writer at <writer> refused the admin login 'dbadmin' "
+        "of secret <secret>: Access denied for user 'dbadmin'@'127.0.0.1' (using password: YES) (is the admin "
+        "secret's password current?)", 2, argv=("ops", "bootstrap-db", "--outputs", "<tmp>/copy"),
+        needs=frozenset({"mysql_twin"}),
+        setup=twin_copy(with_secret('{BASE, "password": "not-the-password"}', "SecretArn"))),
+    Row("bootstrap-admin-no-password", f"{OPS}admin secret (output SecretArn) <secret> has no password", 2,
+        argv=("ops", "bootstrap-db", "--outputs", "<tmp>/copy"), needs=frozenset({"twin"}),
+        setup=twin_copy(with_secret('{"username": "dbadmin"}', "SecretArn"))),
+    Row("bootstrap-no-app-output", f"{OPS}outputs file <tmp>/copy/outputs.json: stack dev-Database output "
+        "AppSecretArn is missing: the application user's secret comes with the current Database stack; deploy it, "
+        "then run bootstrap-db again", 2, argv=("ops", "bootstrap-db", "--outputs", "<tmp>/copy"),
+        needs=frozenset({"twin"}), setup=twin_copy(without("AppSecretArn"))),
+    Row("bootstrap-app-named-admin", f"{OPS}app user secret <secret>: username 'dbadmin' makes 'dbadmin', which is "
+        "the admin's name; the app user, its rotation clone and its grant role need names of their own", 2,
+        argv=("ops", "bootstrap-db", "--outputs", "<tmp>/copy"), needs=frozenset({"twin"}),
+        setup=twin_copy(with_secret('{BASE, "username": "dbadmin"}')), after=app_user_unchanged),
+    Row("bootstrap-via-not-host-port", f"{OPS}--via 'localhost': expected HOST:PORT of the forwarded port, e.g. "
+        "127.0.0.1:15433", 2, argv=("ops", "bootstrap-db", "--outputs", "<tmp>/o.json", "--via", "localhost"),
+        setup=write("o.json", outputs())),
+    Row("bootstrap-via-closed", f"{OPS}database writer at <writer> (through 127.0.0.1:<closed>) is unreachable: "
+        'connection failed: connection to server at "127.0.0.1", port <closed> failed: Connection refused Is the '
+        "server running on that host and accepting TCP/IP connections?", 2,
+        argv=("ops", "bootstrap-db", "--outputs", "<tmp>/copy", "--via", "127.0.0.1:<closed>"),
+        needs=frozenset({"twin"}), setup=twin_copy()),
     # -- endpoints that are closed, silent, or something else --------------------------------------
     Row("endpoint-db-refused", f"{RUN}database writer at 127.0.0.1:<closed> is unreachable (Connection refused); "
         "is the twin up? (python -m app_code local up -e dev)", 2,

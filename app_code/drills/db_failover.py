@@ -17,22 +17,21 @@ from typing import Any
 from cdk_data_tier.app.drills.inject import Injector
 from cdk_data_tier.app.drills.ledger import Ledger, Report, sql_client, wait_for
 from cdk_data_tier.app.endpoints import Endpoints
-from cdk_data_tier.app.sql import SqlClient, SqlSettings, execute, query
+from cdk_data_tier.app.sql import SqlClient, SqlSettings, execute, query, require_tables
 
 WARMUP_WRITES = 10  # acknowledged before the event, and again after it
 TIMEOUT = 180
 
 
-def _schema(family: str) -> list[str]:
-    text = "varchar(64)" if family == "mysql" else "text"
-    return [f"CREATE TABLE IF NOT EXISTS drill_idempotency (key_ {text} PRIMARY KEY, run {text} NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS drill_effects (key_ {text} NOT NULL, run {text} NOT NULL, seq int NOT NULL)"]
+def require_ledger(client: SqlClient) -> None:
+    """The drill's tables come with the bootstrap's migration: the app user the drill logs in as cannot make them."""
+    require_tables(client, client.dialect.drill_keys, client.dialect.drill_effects)
 
 
 def _writer(client: SqlClient, ledger: Ledger, run: str, stop: threading.Event, misreads: list[str]) -> None:
-    family = client.dialect.family
-    claim = ("INSERT IGNORE INTO drill_idempotency (key_, run) VALUES (%s, %s)" if family == "mysql" else
-             "INSERT INTO drill_idempotency (key_, run) VALUES (%s, %s) ON CONFLICT (key_) DO NOTHING")
+    d = client.dialect
+    claim = (f"INSERT IGNORE INTO {d.drill_keys} (key_, run) VALUES (%s, %s)" if d.family == "mysql" else
+             f"INSERT INTO {d.drill_keys} (key_, run) VALUES (%s, %s) ON CONFLICT (key_) DO NOTHING")
     seq = 0
     while not stop.is_set():
         key = f"{run}:{seq}"
@@ -40,12 +39,13 @@ def _writer(client: SqlClient, ledger: Ledger, run: str, stop: threading.Event, 
         def tx(key: str = key, seq: int = seq) -> None:
             with client.writer.connection() as conn:
                 if execute(conn, claim, (key, run)) == 1:  # 0: a retry of a write that did commit
-                    execute(conn, "INSERT INTO drill_effects (key_, run, seq) VALUES (%s, %s, %s)", (key, run, seq))
+                    execute(conn, f"INSERT INTO {d.drill_effects} (key_, run, seq) VALUES (%s, %s, %s)",
+                            (key, run, seq))
 
         if ledger.write(key, tx, client.dialect.transient):
             def read(key: str = key) -> list[tuple]:
                 with client.writer.connection() as conn:
-                    return query(conn, "SELECT count(*) FROM drill_effects WHERE key_ = %s", (key,))
+                    return query(conn, f"SELECT count(*) FROM {d.drill_effects} WHERE key_ = %s", (key,))
 
             try:
                 if ledger.call(read, client.dialect.transient)[0][0] != 1:
@@ -64,9 +64,7 @@ def run(endpoints: Endpoints, injector: Injector, *, partition: bool = False,
     ledger, run_id, stop = Ledger(), uuid.uuid4().hex[:12], threading.Event()
     misreads: list[str] = []
     try:
-        with client.writer.connection() as conn:
-            for statement in _schema(client.dialect.family):
-                execute(conn, statement)
+        require_ledger(client)
         thread = threading.Thread(target=_writer, args=(client, ledger, run_id, stop, misreads), daemon=True)
         thread.start()
         wait_for(lambda: len(ledger.acknowledged) >= WARMUP_WRITES or not thread.is_alive(), timeout=TIMEOUT,
@@ -95,11 +93,13 @@ def run(endpoints: Endpoints, injector: Injector, *, partition: bool = False,
 
 
 def _counts(client: SqlClient, ledger: Ledger, run_id: str) -> dict[str, int]:
+    d = client.dialect
+
     def count() -> dict[str, int]:
         with client.writer.connection() as conn:
-            rows = query(conn, "SELECT key_, count(*) FROM drill_effects WHERE run = %s GROUP BY key_", (run_id,))
-            execute(conn, "DELETE FROM drill_effects WHERE run = %s", (run_id,))
-            execute(conn, "DELETE FROM drill_idempotency WHERE run = %s", (run_id,))
+            rows = query(conn, f"SELECT key_, count(*) FROM {d.drill_effects} WHERE run = %s GROUP BY key_", (run_id,))
+            execute(conn, f"DELETE FROM {d.drill_effects} WHERE run = %s", (run_id,))
+            execute(conn, f"DELETE FROM {d.drill_keys} WHERE run = %s", (run_id,))
         return {str(k): int(n) for k, n in rows}
 
     return ledger.call(count, client.dialect.transient)

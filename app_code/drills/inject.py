@@ -142,9 +142,10 @@ class AwsInjector:
 
 
 def database_identifier(endpoints: Endpoints, rds: Any) -> tuple[str, str]:
-    """("instance"|"cluster", id) of the writer: from the RDS secret's identifier keys, else by its endpoint."""
+    """("instance"|"cluster", id) of the writer: from the identifier keys the attachment adds to the app user's
+    secret (the one the drill's workload reads; the admin's is not for app_code), else by its endpoint."""
     db = endpoints.database
-    secret = endpoints.secret(db.secret_arn)
+    secret = endpoints.secret(db.app_login_arn)
     if secret.get("dbClusterIdentifier"):
         return "cluster", str(secret["dbClusterIdentifier"])
     if secret.get("dbInstanceIdentifier"):

@@ -156,11 +156,10 @@ def sql_client(endpoints: Any, settings: Any) -> Any:
     """A SqlClient whose credentials are read once. The workloads' clients read the secret again for every new
     connection (a rotation may have changed it), which puts a Secrets Manager round trip into every reconnect
     of a failover; a drill rotates nothing, and measures the failover alone."""
-    from cdk_data_tier.app.sql import Credentials, SqlClient
+    from cdk_data_tier.app.sql import SqlClient, app_login
 
-    db = endpoints.database
-    return SqlClient(db, Credentials.from_secret(endpoints.secret(db.secret_arn), db.database_name, db.secret_arn),
-                     settings)
+    creds, _ = app_login(endpoints)  # the application user's, as the workloads log in
+    return SqlClient(endpoints.database, creds, settings)
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.02) -> None:

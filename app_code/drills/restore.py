@@ -28,7 +28,6 @@ from cdk_data_tier.app.endpoints import Endpoints
 
 MARKERS = 10
 GAP_S = 1.0  # between the last t1 and the first t2 write; the restore point is in its middle
-TABLE = "drill_restore_markers"
 WINDOW_TIMEOUT_S = {True: 60.0, False: 900.0}  # (twin?) until the restore point is restorable
 PHASES = ("t1", "t2")
 
@@ -108,7 +107,8 @@ class Markers:
         if endpoints is self.source and self._sql is not None:
             return self._sql
         db = dataclasses.replace(endpoints.database, readers=())
-        creds = Credentials.from_secret(endpoints.secret(db.secret_arn), db.database_name, db.secret_arn)
+        # The app user's login, as every workload: it holds DML on the bootstrap's tables, never DDL.
+        creds = Credentials.from_secret(endpoints.secret(db.app_login_arn), db.database_name, db.app_login_arn)
         client = SqlClient(db, creds, SqlSettings(ca_bundle=endpoints.aws.ca_bundle)).open()
         if endpoints is self.source:
             self._sql = client
@@ -125,24 +125,23 @@ class Markers:
     def write_rows(self, endpoints: Endpoints, phase: str) -> None:
         def insert(conn: Any) -> None:
             with conn.cursor() as cur:
-                cur.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (run VARCHAR(16) NOT NULL, "
-                            "marker VARCHAR(16) NOT NULL, PRIMARY KEY (run, marker))")
                 for key in self.keys(phase):
-                    cur.execute(f"INSERT INTO {TABLE} (run, marker) VALUES (%s, %s)", (self.run, key))
+                    cur.execute(f"INSERT INTO {_ledger(endpoints)} (key_, run, seq) VALUES (%s, %s, 0)",
+                                (key, self.run))
         self._in_transaction(endpoints, insert)
 
     def count_rows(self, endpoints: Endpoints) -> dict[str, int]:
         def count(conn: Any) -> list[Any]:
             with conn.cursor() as cur:
-                cur.execute(f"SELECT marker FROM {TABLE} WHERE run = %s", (self.run,))
+                cur.execute(f"SELECT key_ FROM {_ledger(endpoints)} WHERE run = %s", (self.run,))
                 return list(cur.fetchall())
         rows = self._in_transaction(endpoints, count)
-        return _by_phase(str(r[0] if not isinstance(r, dict) else r["marker"]) for r in rows)
+        return _by_phase(str(r[0] if not isinstance(r, dict) else r["key_"]) for r in rows)
 
     def delete_rows(self, endpoints: Endpoints) -> None:
         def delete(conn: Any) -> None:
             with conn.cursor() as cur:
-                cur.execute(f"DELETE FROM {TABLE} WHERE run = %s", (self.run,))
+                cur.execute(f"DELETE FROM {_ledger(endpoints)} WHERE run = %s", (self.run,))
         self._in_transaction(endpoints, delete)
 
     # table
@@ -187,7 +186,8 @@ class Markers:
         return client
 
     def _cache_keys(self, phase: str) -> list[str]:
-        return [f"drill:restore:{self.run}:{key}" for key in self.keys(phase)]  # spread over every shard's slots
+        # Under the app's key prefix (an RBAC user reaches no other keys), spread over every shard's slots.
+        return [f"app_code:drill:restore:{self.run}:{key}" for key in self.keys(phase)]
 
     def write_keys(self, endpoints: Endpoints, phase: str) -> None:
         client = self.cache(endpoints)
@@ -206,6 +206,13 @@ class Markers:
         client = self.cache(endpoints)
         for key in (*self._cache_keys("t1"), *self._cache_keys("t2")):
             client.delete(key)
+
+
+def _ledger(endpoints: Endpoints) -> str:
+    """The drills' ledger table, made by the bootstrap (the app user runs no DDL): markers are its rows, seq 0."""
+    from cdk_data_tier.app.sql import MySql, Postgres
+
+    return (Postgres() if endpoints.database.family == "postgres" else MySql()).drill_effects
 
 
 def _by_phase(markers: Any) -> dict[str, int]:

@@ -21,8 +21,9 @@ from cdk_data_tier.app.local.binaries import MissingBinary
 from cdk_data_tier.app.local.procs import StartError
 from cdk_data_tier.app.local.state import State, default_state_dir
 from cdk_data_tier.app.local.templates import TemplateError
+from cdk_data_tier.app.synth import SynthError
 
-FAILURES = (MissingBinary, StartError, TemplateError, twin.TwinError)
+FAILURES = (MissingBinary, StartError, SynthError, TemplateError, twin.TwinError)
 
 
 def register(subparsers: Any) -> None:

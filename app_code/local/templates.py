@@ -24,7 +24,7 @@ from cdk_data_tier.app.local.spec import (
     TableSpec,
     TwinSpec,
 )
-from cdk_data_tier.app.local.state import ROOT
+from cdk_data_tier.app.project import ROOT
 
 SOURCES = ("app.py", "cdk.json", "cdk.context.json", "stacks", "cdk_constructs")
 DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306}
@@ -119,10 +119,14 @@ def _older_than_sources(found: dict[str, Path]) -> str | None:
 
 def _check_environment(env: str) -> None:
     """Before a synth: an environment cdk.json does not configure is one line, not the CLI's traceback."""
+    if not (ROOT / "cdk.json").is_file():
+        # An installed copy run outside any CDK app: nothing here to synthesize.
+        raise TemplateError(f"no cdk.json in {ROOT}: run from the CDK app's folder, or pass --cdk-out with a "
+                            f"synthesized cloud assembly (cdk synth -c env={env} -o PATH)")
     try:
         environments = json.loads((ROOT / "cdk.json").read_text())["context"]["environments"]
     except (OSError, KeyError, json.JSONDecodeError):
-        return  # no project cdk.json here (an installed copy): --cdk-out is the way, and synth says so
+        return  # a CDK app without an environments map: its own synth decides what -c env means
     if env not in environments:
         allowed = ", ".join(sorted(environments))
         raise TemplateError(f"env {env!r} is not in cdk.json's environments: allowed: {allowed}")

@@ -19,7 +19,7 @@ from typing import Any
 
 from cdk_data_tier.app.aws_session import TWIN_CREDENTIALS
 from cdk_data_tier.app.endpoints import AwsTarget
-from cdk_data_tier.app.local import binaries, db_backups, engines, ports, templates
+from cdk_data_tier.app.local import app_user, binaries, db_backups, engines, ports, templates
 from cdk_data_tier.app.local.moto_server import MotoTwin, http_ok
 from cdk_data_tier.app.local.outputs import Physical, Resolver
 from cdk_data_tier.app.local.postgres import PostgresTwin
@@ -205,8 +205,12 @@ def _build(state: State, spec: TwinSpec, echo: Echo) -> Twin:
         physical.update(_database_physical(spec, db))
     if cache is not None and spec.cache is not None:
         physical.update(_cache_physical(spec, cache))
-    for secret in spec.secrets:
-        value = _secret_value(secret, spec, db, db_password, cache_token, user_passwords)
+    resolver = Resolver(spec.templates, physical, spec.account, spec.region)
+    # The app user's secret names the admin's (`masterarn`), so it comes after it.
+    for secret in sorted(spec.secrets, key=lambda s: s.role == "app"):
+        value = app_user.secret_value(secret, spec, resolver, _rds_secret(spec, db, "", {})) \
+            if secret.role == "app" and db is not None else \
+            _secret_value(secret, spec, db, db_password, cache_token, user_passwords)
         arn = moto.create_secret(secret.name or f"{secret.stack}/{secret.logical_id}", value,
                                  f"local twin of {secret.stack}/{secret.logical_id}")
         physical[(secret.stack, secret.logical_id)] = Physical(arn, {"Id": arn})
@@ -236,6 +240,8 @@ def _build(state: State, spec: TwinSpec, echo: Echo) -> Twin:
             for key, why in keys.items():
                 echo(f"warning: output {stack}.{key} not filled: {why}")
     write_json(state.path(TWIN_FILE), info)
+    if app_user.has_app_user(spec):
+        app_user.bootstrap(state, echo)
     state.set("status", "up")
     return Twin.load(state.root)
 

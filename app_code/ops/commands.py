@@ -11,25 +11,68 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from cdk_data_tier.app.endpoints import AwsTarget, Endpoints
-from cdk_data_tier.app.errors import EXIT_FAILED, EXIT_OK
+from cdk_data_tier.app.endpoints import AwsTarget, Endpoints, HostPort
+from cdk_data_tier.app.errors import EXIT_FAILED, EXIT_OK, BadInput
 
 
-def teardown_check(env: str, aws: AwsTarget, console: Console | None = None) -> int:
+def bootstrap_db(endpoints: Endpoints, *, via: HostPort | None = None, ca_bundle: str | None = None,
+                 console: Console | None = None) -> int:
+    from cdk_data_tier.app.ops.bootstrap_db import bootstrap
+
+    steps = bootstrap(endpoints, via=via, ca_bundle=ca_bundle)
+    console = console or Console()
+    db = endpoints.database
+    table = Table(title=f"bootstrap-db {endpoints.env}: {db.engine} at {db.writer}" + (f" via {via}" if via else ""))
+    for column in ("step", "change", "detail"):
+        table.add_column(column)
+    for step in steps:
+        table.add_row(step.what, "[yellow]changed[/]" if step.changed else "unchanged", step.detail)
+    console.print(table)
+    changed = sum(step.changed for step in steps)
+    console.print(f"{changed} change(s)" if changed else "no changes: the database was already bootstrapped")
+    return EXIT_OK
+
+
+def teardown_plan(env: str, cdk_out: Path | None = None):
+    """The environment's templates read as a teardown plan: the assembly given, else a current one (synthesized
+    when missing or stale)."""
+    from cdk_data_tier.app.local.templates import TemplateError, locate
+    from cdk_data_tier.app.ops.teardown_plan import Plan
+    from cdk_data_tier.app.synth import SynthError
+
+    try:
+        outdir = locate(env, cdk_out, echo=lambda message: print(message, file=sys.stderr))
+    except (TemplateError, SynthError) as err:
+        raise BadInput(" ".join(str(err).split())) from None
+    return Plan.from_assembly(env, outdir)
+
+
+def teardown_check(plan, aws: AwsTarget, console: Console | None = None, *, as_json: bool = False) -> int:
+    """Exit 1 when anything left is an orphan, or a listing could not be made; 0 when only kept things remain."""
     from cdk_data_tier.app.ops.teardown import teardown_report
 
-    left = teardown_report(env, aws)
+    report = teardown_report(plan, aws)
     console = console or Console()
-    if not left:
-        console.print(f"{env}: nothing left behind")
-        return EXIT_OK
-    table = Table(title=f"{env}: left behind after cdk destroy")
-    for column in ("kind", "resource", "stack"):
-        table.add_column(column)
-    for item in left:
-        table.add_row(item.kind, item.name, item.stack)
-    console.print(table)
-    return EXIT_FAILED
+    if report.configured_account and report.account and report.account != report.configured_account:
+        print(f"warning: checked account {report.account}, but cdk.json deploys {report.env} to "
+              f"{report.configured_account}: nothing found here says anything of that account", file=sys.stderr)
+    if as_json:
+        print(json.dumps(report.as_json(), indent=2, default=str))
+        return EXIT_OK if report.clean else EXIT_FAILED
+    where = f"{report.env} in {report.account or '?'}/{report.region}"
+    # Two lines an item, not a table: the reasons are long, and carry the command that removes the item.
+    for item in sorted(report.items, key=lambda i: (i.verdict != "orphan", i.kind, i.id)):
+        style = "red" if item.verdict == "orphan" else "green"
+        console.print(f"[{style}]{item.verdict:<8}[/{style}] {item.kind}: [bold]{item.id}[/bold] "
+                      f"({item.stack or 'no stack'}, by {item.how_found})", highlight=False, soft_wrap=True)
+        console.print(f"         {item.reason}", highlight=False, soft_wrap=True)
+    for unchecked in report.unchecked:
+        console.print(f"unchecked: {unchecked.what}: {unchecked.error}")
+    kept = len(report.items) - len(report.orphans)
+    console.print(f"{where}: {len(report.orphans)} orphan(s), {kept} expected"
+                  f"{f', {len(report.unchecked)} listing(s) unchecked' if report.unchecked else ''}"
+                  f"{'' if report.items else ': nothing left behind'}")
+    return EXIT_OK if report.clean else EXIT_FAILED
 
 
 def backup(endpoints: Endpoints, *, console: Console | None = None) -> int:

@@ -45,6 +45,8 @@ def cdk_outputs(env: str = "dev", **overrides: dict[str, str]) -> dict[str, dict
             "ReaderEndpoints": f"{env}-database-replica1.c9akciq32.{REGION}.rds.amazonaws.com",
             "Port": "5433", "Engine": "postgres", "DatabaseName": "catalog",
             "SecretArn": f"arn:aws:secretsmanager:{REGION}:{acct}:secret:{env}/database/admin-AbCdEf",
+            "AppSecretArn": f"arn:aws:secretsmanager:{REGION}:{acct}:secret:{env}/database/app-GhIjKl",
+            "IamAuthUser": "app_iam",
         },
         f"{env}-Dynamo": {"TableName": f"{env}-catalog", "GsiNames": "gsi1", "LsiNames": "lsi1",
                           "TableArn": f"arn:aws:dynamodb:{REGION}:{acct}:table/{env}-catalog",

@@ -38,9 +38,11 @@ def calls(monkeypatch) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _endpoints(aws: AwsTarget, outputs_file, secret: dict[str, Any], **stacks) -> Endpoints:
+    """`secret` as the app user's (the attachment's identifier keys in it); the admin's SecretArn names a secret
+    that does not exist, so a drill that read it would fail."""
     env = f"t{uuid.uuid4().hex[:6]}"
     arn = aws.client("secretsmanager").create_secret(Name=f"{env}/db", SecretString=json.dumps(secret))["ARN"]
-    data = cdk_outputs(env, Database={"SecretArn": arn}, **stacks)
+    data = cdk_outputs(env, Database={"AppSecretArn": arn}, **stacks)
     endpoints = Endpoints.from_outputs_file(outputs_file(data))
     endpoints.aws = aws
     return endpoints
@@ -51,7 +53,7 @@ def test_db_failover_reboots_the_writer_with_force_failover(aws, outputs_file, c
     aws.client("rds").create_db_instance(DBInstanceIdentifier=ident, Engine="postgres", DBInstanceClass="db.t3.micro",
                                          MasterUsername="dbadmin", MasterUserPassword="not-a-real-one-1",
                                          AllocatedStorage=20, MultiAZ=True)
-    endpoints = _endpoints(aws, outputs_file, {"username": "dbadmin", "password": "x", "dbInstanceIdentifier": ident})
+    endpoints = _endpoints(aws, outputs_file, {"username": "app", "password": "x", "dbInstanceIdentifier": ident})
 
     event = AwsInjector(endpoints, aws, wait=FAST).fail_over_database(partition=False)
 
@@ -68,7 +70,7 @@ def test_aurora_fails_over_the_cluster(aws, outputs_file, calls):
     for member in ("writer", "reader"):  # a failover needs somewhere to go
         rds.create_db_instance(DBInstanceIdentifier=f"{ident}-{member}", DBClusterIdentifier=ident,
                                Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
-    endpoints = _endpoints(aws, outputs_file, {"username": "dbadmin", "password": "x", "dbClusterIdentifier": ident})
+    endpoints = _endpoints(aws, outputs_file, {"username": "app", "password": "x", "dbClusterIdentifier": ident})
 
     AwsInjector(endpoints, aws, wait=FAST).fail_over_database(partition=False)
 

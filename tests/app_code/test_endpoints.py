@@ -29,6 +29,20 @@ def test_reads_every_stack_of_a_cdk_outputs_file(outputs_file):
     assert cache.auth_secret_arn and cache.auth_secret_arn.endswith("XyZ123")
 
 
+def test_workloads_get_the_app_users_secret_and_never_fall_back_to_the_admins(outputs_file):
+    db = Endpoints.from_outputs_file(outputs_file(cdk_outputs())).database
+    assert db.app_login_arn.endswith("/database/app-GhIjKl") and db.admin_secret_arn.endswith("/database/admin-AbCdEf")
+    assert db.iam_user == "app_iam"
+    older = cdk_outputs()
+    del older["dev-Database"]["AppSecretArn"], older["dev-Database"]["IamAuthUser"]
+    db = Endpoints.from_outputs_file(outputs_file(older)).database  # stacks from before the app user still parse
+    assert (db.app_secret_arn, db.iam_user) == (None, None)
+    with pytest.raises(EndpointsError, match=r"stack dev-Database output AppSecretArn is missing: workloads log in "
+                       r"as the application user, never the admin; deploy the current Database stack, then run "
+                       r"`python -m app_code ops bootstrap-db`"):
+        db.app_login_arn  # noqa: B018
+
+
 def test_the_region_comes_from_the_arns_when_none_is_configured(outputs_file, monkeypatch):
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)

@@ -1,4 +1,4 @@
-"""The SQL workload against the twin's real PostgreSQL primary and streaming replica."""
+"""The SQL workload against the twin's real PostgreSQL primary and streaming replica, logged in as the app user."""
 
 from __future__ import annotations
 
@@ -10,7 +10,18 @@ import pytest
 from cdk_data_tier.app.endpoints import Endpoints, HostPort
 from cdk_data_tier.app.metrics import Recorder
 from cdk_data_tier.app.retry import Backoff, RetriesExhausted
-from cdk_data_tier.app.sql import Credentials, SqlClient, SqlSettings, SqlWorkload, Unreachable, execute, query
+from cdk_data_tier.app.sql import (
+    Credentials,
+    SqlClient,
+    SqlSettings,
+    SqlWorkload,
+    Unreachable,
+    app_login,
+    execute,
+    executing,
+    query,
+)
+from tests.app_code.rotation import rotate_like_aws
 
 pytestmark = pytest.mark.engines
 
@@ -24,8 +35,14 @@ def endpoints(twin) -> Endpoints:
 
 @pytest.fixture(scope="module")
 def creds(endpoints) -> Credentials:
+    """The application user's, as every workload logs in (never the admin's)."""
+    return app_login(endpoints)[0]
+
+
+@pytest.fixture(scope="module")
+def admin_creds(endpoints) -> Credentials:
     db = endpoints.database
-    return Credentials.from_secret(endpoints.secret(db.secret_arn), db.database_name, db.secret_arn)
+    return Credentials.from_secret(endpoints.secret(db.admin_secret_arn), db.database_name, db.admin_secret_arn)
 
 
 def client(endpoints, creds, **settings) -> SqlClient:
@@ -33,18 +50,21 @@ def client(endpoints, creds, **settings) -> SqlClient:
 
 
 def admin(endpoints, creds, node: HostPort) -> psycopg.Connection:
-    """A plain superuser connection to one node, for what a workload must never do (reconfigure, kill)."""
+    """A plain admin (on the twin: superuser) connection to one node, for what a workload must never do
+    (DDL, reconfigure, kill)."""
     return psycopg.connect(host=node.host, port=node.port, user=creds.username, password=creds.password,
                            dbname=creds.dbname, sslmode="verify-full", sslrootcert=endpoints.aws.ca_bundle,
                            autocommit=True)
 
 
 @pytest.fixture(scope="module")
-def probe_table(endpoints, creds):
+def probe_table(endpoints, creds, admin_creds):
+    """A table the admin adds after the bootstrap, as a later migration would: the bootstrap's default privileges
+    give the app user DML on it, and nothing more."""
+    with admin(endpoints, admin_creds, endpoints.database.writer) as conn:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {PROBE} (id int PRIMARY KEY, v int NOT NULL)")
     with client(endpoints, creds) as c:
-        c.write(lambda conn: [execute(conn, "CREATE SCHEMA IF NOT EXISTS catalog"),
-                              execute(conn, f"CREATE TABLE IF NOT EXISTS {PROBE} (id int PRIMARY KEY, v int NOT NULL)"),
-                              execute(conn, f"DELETE FROM {PROBE}")])
+        c.write(lambda conn: execute(conn, f"DELETE FROM {PROBE}"))
         c.wait_for_replicas()
     return PROBE
 
@@ -83,13 +103,13 @@ def test_credentials_come_from_the_secret_not_the_outputs(twin, creds):
     assert creds.password and creds.password not in twin.outputs_file.read_text()
 
 
-def test_read_your_writes_never_sees_a_stale_read_from_a_delayed_replica(endpoints, creds, probe_table):
+def test_read_your_writes_never_sees_a_stale_read_from_a_delayed_replica(endpoints, creds, admin_creds, probe_table):
     """The replica applies commits 2 s late. Readers that need their own writes always get them (from the
     writer); other readers may see old data, but never older than the lag bound once it is measured."""
     replica = endpoints.database.readers[0]
     relaxed = client(endpoints, creds, max_lag_s=60.0)  # tolerates the delay: reads stay on the replica
     strict = client(endpoints, creds, max_lag_s=0.5)
-    with admin(endpoints, creds, replica) as rep:
+    with admin(endpoints, admin_creds, replica) as rep:
         rep.execute("ALTER SYSTEM SET recovery_min_apply_delay = '2s'")
         rep.execute("SELECT pg_reload_conf()")
         try:
@@ -125,9 +145,9 @@ def test_read_your_writes_never_sees_a_stale_read_from_a_delayed_replica(endpoin
     strict.close()
 
 
-def test_a_dropped_connection_reruns_the_whole_transaction_once(endpoints, creds, probe_table):
+def test_a_dropped_connection_reruns_the_whole_transaction_once(endpoints, creds, admin_creds, probe_table):
     attempts: list[int] = []
-    with client(endpoints, creds) as c, admin(endpoints, creds, endpoints.database.writer) as killer:
+    with client(endpoints, creds) as c, admin(endpoints, admin_creds, endpoints.database.writer) as killer:
         def tx(conn) -> int:
             attempts.append(conn.info.backend_pid)
             execute(conn, f"INSERT INTO {PROBE} VALUES (2, 1) ON CONFLICT (id) DO UPDATE SET v = {PROBE}.v + 1")
@@ -155,10 +175,10 @@ def test_a_constraint_violation_is_not_retried(endpoints, creds, probe_table):
     assert len(attempts) == 1
 
 
-def test_retries_stop_at_their_bound(endpoints, creds):
+def test_retries_stop_at_their_bound(endpoints, creds, admin_creds):
     settings = SqlSettings(ca_bundle=endpoints.aws.ca_bundle, backoff=Backoff(attempts=3, base=0.01))
     with SqlClient(endpoints.database, creds, settings).open() as c, \
-            admin(endpoints, creds, endpoints.database.writer) as killer:
+            admin(endpoints, admin_creds, endpoints.database.writer) as killer:
         attempts = []
 
         def always_killed(conn):
@@ -181,49 +201,53 @@ def test_an_unreachable_database_is_one_clear_error(endpoints, creds):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here once the socket closes
     db = endpoints.database
-    dead = DatabaseEndpoints(HostPort("127.0.0.1", port), (), port, db.secret_arn, db.engine, db.database_name)
+    dead = DatabaseEndpoints(HostPort("127.0.0.1", port), (), port, db.admin_secret_arn, db.engine, db.database_name)
     with pytest.raises(Unreachable, match=f"database writer at 127.0.0.1:{port} is unreachable"):
         SqlClient(dead, creds, SqlSettings(ca_bundle=endpoints.aws.ca_bundle, connect_timeout=1)).open()
 
 
-def _set_password(endpoints, creds, admins: list[psycopg.Connection], password: str) -> None:
-    """What single-user rotation does: the user's password changes on the writer (and so on the replica), and
-    the secret's AWSCURRENT version then carries it."""
-    import json
-
-    admins[0].execute(psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-        psycopg.sql.Identifier(creds.username), psycopg.sql.Literal(password)))
-    sm = endpoints.aws.client("secretsmanager")
-    arn = endpoints.database.secret_arn
-    value = json.loads(sm.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"])
-    sm.put_secret_value(SecretId=arn, SecretString=json.dumps({**value, "password": password}),
-                        VersionStages=["AWSCURRENT"])
-    for node in admins:  # the pools' connections die (a failover, a restart): the next ones log in afresh
+def _kill_pools(admins: list[psycopg.Connection]) -> None:
+    """The pools' connections die (a failover, a restart): the next ones log in afresh."""
+    for node in admins:
         node.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                      "WHERE application_name LIKE 'app_code-%%' AND pid <> pg_backend_pid()")
 
 
-def test_connections_opened_after_a_rotation_read_the_new_password(endpoints, creds, probe_table):
+def _whoami(c: SqlClient) -> str:
+    return c.write(lambda conn: query(conn, "SELECT current_user"))[0][0]
+
+
+def test_connections_opened_after_a_rotation_log_in_as_the_secret_says(endpoints, creds, admin_creds, probe_table):
+    """AWS's multi-user rotation, step by step as its function does it (tests/app_code/rotation.py): the first
+    rotation moves the secret to `<app>_clone` with a new password and leaves `<app>` logged in; the second gives
+    `<app>` a new password. A client that reads the secret for each new connection follows both, and keeps its
+    DML (the grants live in the role both logins belong to); a client that read it once fails after the second."""
     db = endpoints.database
-    admins = [admin(endpoints, creds, node) for node in (db.writer, *db.readers)]
+    admins = [admin(endpoints, admin_creds, node) for node in (db.writer, *db.readers)]
     rotating = SqlClient.from_endpoints(endpoints, SqlSettings(ca_bundle=endpoints.aws.ca_bundle)).open()
     pinned = client(endpoints, creds, connect_timeout=2, backoff=Backoff(attempts=2, base=0.01, cap=0.01, deadline=1))
+    bump = executing(f"UPDATE {PROBE} SET v = v + 1 WHERE id = 3")
     try:
         for c in (rotating, pinned):
             c.write(lambda conn: execute(conn, f"INSERT INTO {PROBE} VALUES (3, 1) ON CONFLICT (id) DO NOTHING"))
-        _set_password(endpoints, creds, admins, "Rot4ted-" + creds.password[8:])
-        written = rotating.write(lambda conn: execute(conn, f"UPDATE {PROBE} SET v = v + 1 WHERE id = 3"))
-        assert written == 1
+        clone = rotate_like_aws(endpoints, admins[0], "Rot4ted-" + creds.password[8:])
+        assert clone == f"{creds.username}_clone"
+        _kill_pools(admins)
+        assert rotating.write(bump) == 1 and _whoami(rotating) == clone
+        assert pinned.write(bump) == 1 and _whoami(pinned) == creds.username  # the previous login still works
         rotating.wait_for_replicas()
-        assert rotating.read(lambda conn: query(conn, f"SELECT v FROM {PROBE} WHERE id = 3")) == [(2,)]
+        assert rotating.read(lambda conn: query(conn, f"SELECT v FROM {PROBE} WHERE id = 3")) == [(3,)]
         assert rotating.routing.counts["replica"] >= 1  # the replica's pool logged in afresh too
+        assert rotate_like_aws(endpoints, admins[0], "Tw1ce-" + creds.password[6:]) == creds.username
+        _kill_pools(admins)
+        assert rotating.write(bump) == 1 and _whoami(rotating) == creds.username
         # A password read once is the old one, and the error says so (not only that the pool timed out).
         with pytest.raises(RetriesExhausted, match="password authentication failed"):
             pinned.write(lambda conn: execute(conn, "SELECT 1"))
     finally:
-        _set_password(endpoints, creds, admins, creds.password)
+        rotate_like_aws(endpoints, admins[0], creds.password, username=creds.username)
         rotating.close()
         pinned.close()
         for node in admins:
             node.close()
-    assert Credentials.from_secret(endpoints.secret(db.secret_arn), db.database_name, db.secret_arn) == creds
+    assert app_login(endpoints)[0] == creds

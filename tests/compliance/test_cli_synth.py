@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures_synth import ROOT
+from tests.fixtures_synth import ROOT, no_aws_env
 
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
-
-
-def _no_aws_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
-    env.update(
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-        AWS_CONFIG_FILE=str(tmp_path / "none"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
-        AWS_EC2_METADATA_DISABLED="true",
-        HOME=str(tmp_path),
-    )
-    return env
 
 
 @pytest.mark.parametrize("env_name", ["dev", "prod"])
@@ -31,7 +17,7 @@ def test_synth_needs_no_credentials(env_name: str, tmp_path: Path) -> None:
     out = tmp_path / "cdk.out"
     result = subprocess.run(
         [str(CDK), "synth", "--quiet", "--no-notices", "-c", f"env={env_name}", "-o", str(out)],
-        cwd=ROOT, env=_no_aws_env(tmp_path), capture_output=True, text=True, timeout=300,
+        cwd=ROOT, env=no_aws_env(tmp_path), capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (out / f"{env_name}-Network.template.json").is_file()
@@ -41,7 +27,7 @@ def test_synth_needs_no_credentials(env_name: str, tmp_path: Path) -> None:
 def test_unknown_environment_fails_synth_with_one_line(tmp_path: Path) -> None:
     result = subprocess.run(
         [str(CDK), "synth", "--quiet", "--no-notices", "-c", "env=staging", "-o", str(tmp_path / "out")],
-        cwd=ROOT, env=_no_aws_env(tmp_path), capture_output=True, text=True, timeout=300,
+        cwd=ROOT, env=no_aws_env(tmp_path), capture_output=True, text=True, timeout=300,
     )
     assert result.returncode != 0
     assert "config error: env='staging' is not a configured environment: allowed: dev, prod" in result.stderr

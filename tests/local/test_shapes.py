@@ -138,6 +138,16 @@ def test_rbac_users_sign_in_by_name_and_the_default_user_is_off(name: str,
     # The access string limits the app to its prefixes: a key outside them is refused.
     with pytest.raises(redis.exceptions.NoPermissionError):
         app.set("elsewhere:1", 1)
+    # And no @dangerous command: what would wipe, reconfigure, stall or inspect the whole server. (Not DEBUG:
+    # Redis 7 refuses it to every client unless enable-debug-command is set, so it would prove nothing of the ACL.)
+    # One node, directly: these commands name no key, so a cluster client could not route them.
+    node = redis.Redis(host=host, port=port, username=creds["username"], password=creds["password"], **tls)
+    for command in (("FLUSHALL",), ("FLUSHDB",), ("CONFIG", "GET", "maxmemory"), ("KEYS", f"{prefix}*"),
+                    ("CLIENT", "LIST"), ("ACL", "LIST"), ("SAVE",), ("REPLICAOF", "NO", "ONE")):
+        with pytest.raises(redis.exceptions.NoPermissionError, match="no permissions to run"):
+            node.execute_command(*command)
+    node.close()
+    assert app.get(f"{prefix}rbac:13") == b"13"  # nothing above ran
     app.close()
     with pytest.raises(redis.AuthenticationError):
         # No username means the default user, which RBAC leaves off (asked once: redis-py would retry the refusal).

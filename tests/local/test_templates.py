@@ -275,6 +275,7 @@ def test_locate_uses_fresh_templates_and_synthesizes_stale_ones(tmp_path: Path, 
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "repo"
     (root / "stacks").mkdir(parents=True)
+    (root / "cdk.json").write_text(json.dumps({"context": {"environments": {"dev": {}, "prod": {}}}}))
     source = root / "stacks" / "cache_stack.py"
     source.write_text("")
     fresh = assembly(root / "cdk.out", dev.outdir, "dev", "Dynamo")
@@ -300,3 +301,11 @@ def test_locate_uses_fresh_templates_and_synthesizes_stale_ones(tmp_path: Path, 
 def test_explicit_cdk_out_without_templates_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match=r"no dev-\* templates"):
         templates.locate("dev", tmp_path)
+
+
+def test_locate_outside_any_cdk_app_names_cdk_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An installed copy run from a folder that is no CDK app: nothing to synthesize, and nothing is written.
+    monkeypatch.setattr(templates, "ROOT", tmp_path)
+    with pytest.raises(TemplateError, match=r"no cdk.json in .*: run from the CDK app's folder, or pass --cdk-out"):
+        templates.locate("dev", echo=lambda _: None)
+    assert list(tmp_path.iterdir()) == []

@@ -305,9 +305,10 @@ def test_the_bastion_role_runs_the_bootstrap_with_both_secrets(each_env: Synthes
 def test_outputs_are_the_contract(each_env: Synthesized) -> None:
     outputs = each_env.template_json("Database")["Outputs"]
     cfg = each_env.config.database
-    assert {"WriterEndpoint", "ReaderEndpoints", "Port", "SecretArn", "AppSecretArn", "Engine",
+    assert {"WriterEndpoint", "ReaderEndpoints", "Port", "SecretArn", "AppSecretArn", "IamAuthUser", "Engine",
             "DatabaseName"} <= set(outputs)
     assert outputs["Port"]["Value"] == str(cfg.port)
+    assert outputs["IamAuthUser"]["Value"] == cfg.iam_auth_user  # what the bootstrap creates for IAM login
     assert outputs["Engine"]["Value"] == "postgres"
     assert outputs["DatabaseName"]["Value"] == cfg.database_name
     assert outputs["WriterEndpoint"]["Value"]["Fn::GetAtt"][1] == "Endpoint.Address"
