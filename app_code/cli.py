@@ -264,7 +264,7 @@ def cmd_restore_cache(args: argparse.Namespace, console=None) -> int:
 def cmd_remove_copy(args: argparse.Namespace, console=None) -> int:
     from cdk_data_tier.app.ops.commands import remove_copy
 
-    return remove_copy(_endpoints(args), args.target, outputs=args.outputs, console=console)
+    return remove_copy(_endpoints(args), args.target, console=console)
 
 
 def cmd_restore_db(args: argparse.Namespace, console=None) -> int:
