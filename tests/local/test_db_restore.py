@@ -42,7 +42,7 @@ ARCHIVED_WITHIN_S = 20
 def connect(outputs: Path) -> Iterator[psycopg.Connection]:
     """The admin's connection to the writer an outputs file names (the twin's, or a copy's)."""
     ep = Endpoints.from_outputs_file(outputs)
-    secret = ep.secret(ep.database.secret_arn)
+    secret = ep.secret(ep.database.admin_secret_arn)
     with psycopg.connect(host=ep.database.writer.host, port=ep.database.writer.port, user=secret["username"],
                          password=secret["password"], dbname=ep.database.database_name, sslmode="verify-full",
                          sslrootcert=ep.aws.ca_bundle, autocommit=True, connect_timeout=5) as conn:

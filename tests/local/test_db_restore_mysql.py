@@ -31,7 +31,7 @@ def mysql_twin(twin_factory: Callable[[str], Twin]) -> Twin:
 
 def connect(outputs: Path) -> pymysql.connections.Connection:
     ep = Endpoints.from_outputs_file(outputs)
-    secret = ep.secret(ep.database.secret_arn)
+    secret = ep.secret(ep.database.admin_secret_arn)
     return pymysql.connect(host=ep.database.writer.host, port=ep.database.writer.port, user=secret["username"],
                            password=secret["password"], database=ep.database.database_name,
                            ssl={"ca": ep.aws.ca_bundle}, autocommit=True, connect_timeout=5)
