@@ -13,7 +13,7 @@ NODE_STAMP := node_modules/.stamp-lock
 .PHONY: setup test demo synth lint clean bench docs diagram
 setup: $(VENV_STAMP) $(NODE_STAMP)
 
-$(VENV_STAMP): requirements.txt requirements-dev.txt
+$(VENV_STAMP): requirements.txt requirements-dev.txt $(wildcard requirements/*.txt) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
@@ -35,12 +35,13 @@ lint: setup
 demo: setup
 	$(BIN)/python -m app_code demo --env $(ENV)
 
-# Every bench in bench/ (its helpers aside) writes its figures to .bench/, and the report renders them.
-BENCHES := $(filter-out bench/bench_twin.py bench/results.py bench/report.py,$(wildcard bench/*.py))
+# Every bench in bench/ (its helpers aside) writes its figures to .bench/, and the report renders them. They run
+# as modules of the bench package from here, where cdk_data_tier imports.
+BENCHES := $(filter-out bench/__init__.py bench/bench_twin.py bench/results.py bench/report.py,$(wildcard bench/*.py))
 bench: setup
 	@rm -rf .bench && mkdir -p .bench
-	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python $$b --json .bench/$$(basename $$b .py).json || exit 1; done
-	$(BIN)/python bench/report.py .bench docs/benchmarks.md
+	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python -m bench.$$(basename $$b .py) --json .bench/$$(basename $$b .py).json || exit 1; done
+	$(BIN)/python -m bench.report .bench docs/benchmarks.md
 
 # Generated docs: each synthesizes dev and prod first when their cdk.out.<env> is missing or stale.
 docs: setup

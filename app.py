@@ -3,7 +3,7 @@
 
 import sys
 
-from cdk_data_tier.stacks.node_runtime import prefer_interpreter_node
+from cdk_data_tier.node_runtime import prefer_interpreter_node
 
 prefer_interpreter_node()  # before aws_cdk starts jsii's node
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parent.parent
+from cdk_data_tier.app.project import ROOT
 
 
 class DemoError(Exception):
@@ -54,7 +54,9 @@ def demo(env: str, *, keep: bool = False, state_dir: Path | None = None, console
 
     console = console or Console(width=None if Console().is_terminal else 150)
     state_dir = state_dir.resolve() if state_dir else None
-    twin_dir = state_dir or ROOT / ".twin" / env
+    from cdk_data_tier.app.local.state import default_state_dir
+
+    twin_dir = state_dir or default_state_dir(env)
     started = False
     try:
         try:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from cdk_data_tier.app.project import CHECKOUT, ROOT
 
 
 class SynthError(RuntimeError):
@@ -28,10 +29,25 @@ class StackSummary:
     outputs: list[str]
 
 
+def cdk_cli() -> Path:
+    """The checkout's pinned CLI; outside a checkout, the app's own node_modules, else `cdk` on PATH."""
+    pinned = ROOT / "node_modules" / ".bin" / "cdk"
+    if pinned.exists():
+        return pinned
+    if CHECKOUT is not None:
+        raise SynthError(f"{pinned} is missing: run `make setup` (npm ci installs the pinned CDK CLI)")
+    found = shutil.which("cdk")
+    if found is None:
+        raise SynthError(f"no CDK CLI in {pinned.parent} or on PATH: npm install aws-cdk, "
+                         "or pass --cdk-out with a synthesized cloud assembly")
+    return Path(found)
+
+
 def synthesize(env: str, outdir: Path | None = None) -> Path:
-    cdk = ROOT / "node_modules" / ".bin" / "cdk"
-    if not cdk.exists():
-        raise SynthError(f"{cdk} is missing: run `make setup` (npm ci installs the pinned CDK CLI)")
+    if not (ROOT / "cdk.json").is_file():
+        raise SynthError(f"no cdk.json in {ROOT}: run from the CDK app's folder, "
+                         "or pass --cdk-out with a synthesized cloud assembly")
+    cdk = cdk_cli()
     outdir = outdir or ROOT / "cdk.out"
     env_vars = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     result = subprocess.run(

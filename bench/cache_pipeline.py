@@ -15,13 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench_twin import bench_outputs  # noqa: E402
-from results import BenchResult, Figure  # noqa: E402
-
-from cdk_data_tier.app.cache import CacheAuth, connect, get, raw_pipeline, set_ex  # noqa: E402
-from cdk_data_tier.app.endpoints import Endpoints  # noqa: E402
+from bench.bench_twin import bench_outputs
+from bench.results import BenchResult, Figure
+from cdk_data_tier.app.cache import CacheAuth, connect, get, raw_pipeline, set_ex
+from cdk_data_tier.app.endpoints import Endpoints
 
 TARGET = 0.8
 

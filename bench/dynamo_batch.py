@@ -15,17 +15,14 @@ import statistics
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench_twin import bench_outputs  # noqa: E402
-from results import BenchResult, Figure  # noqa: E402
-
-from cdk_data_tier.app.data import products  # noqa: E402
-from cdk_data_tier.app.dynamo import LOAD_OP, DynamoWorkload, ItemMapper, put_loop  # noqa: E402
-from cdk_data_tier.app.endpoints import Endpoints  # noqa: E402
-from cdk_data_tier.app.local.procs import cpu_seconds, is_running  # noqa: E402
-from cdk_data_tier.app.local.state import State  # noqa: E402
-from cdk_data_tier.app.metrics import Recorder  # noqa: E402
+from bench.bench_twin import bench_outputs
+from bench.results import BenchResult, Figure
+from cdk_data_tier.app.data import products
+from cdk_data_tier.app.dynamo import LOAD_OP, DynamoWorkload, ItemMapper, put_loop
+from cdk_data_tier.app.endpoints import Endpoints
+from cdk_data_tier.app.local.procs import cpu_seconds, is_running
+from cdk_data_tier.app.local.state import State
+from cdk_data_tier.app.metrics import Recorder
 
 TARGET = 10.0
 

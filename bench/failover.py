@@ -16,15 +16,13 @@ import statistics
 import sys
 from pathlib import Path
 
+from bench.bench_twin import throwaway_twin
+from cdk_data_tier.app.drills import cache_failover, db_failover
+from cdk_data_tier.app.drills.inject import TwinInjector
+from cdk_data_tier.app.endpoints import Endpoints
+from cdk_data_tier.app.local import templates
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench_twin import throwaway_twin  # noqa: E402
-
-from cdk_data_tier.app.drills import cache_failover, db_failover  # noqa: E402
-from cdk_data_tier.app.drills.inject import TwinInjector  # noqa: E402
-from cdk_data_tier.app.endpoints import Endpoints  # noqa: E402
-from cdk_data_tier.app.local import templates  # noqa: E402
 
 MARGIN_MS = 1000.0
 

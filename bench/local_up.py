@@ -17,12 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.results import BenchResult, Figure
+from cdk_data_tier.app.local import templates
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from results import BenchResult, Figure  # noqa: E402
-
-from cdk_data_tier.app.local import templates  # noqa: E402
 
 TARGET_S = 15.0
 

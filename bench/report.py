@@ -1,4 +1,4 @@
-"""`python bench/report.py RESULTS_DIR OUT.md`: docs/benchmarks.md from the benches' JSON results.
+"""`python -m bench.report RESULTS_DIR OUT.md`: docs/benchmarks.md from the benches' JSON results.
 
 The machine (CPU model, cores, RAM), the date, the versions of everything measured, then each figure as the
 median of its per-round ratios against a reference measured in the same run, with its goal and the load.
@@ -14,10 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from results import BenchResult, read  # noqa: E402
+from bench.results import BenchResult, read
 
 PACKAGES = ("boto3", "moto", "psycopg", "redis", "aws-cdk-lib")
 
@@ -98,7 +95,7 @@ def render(results: list[BenchResult], *, host: dict[str, str], tools: dict[str,
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python bench/report.py RESULTS_DIR OUT.md", file=sys.stderr)
+        print("usage: python -m bench.report RESULTS_DIR OUT.md", file=sys.stderr)
         return 2
     results_dir, out = Path(argv[0]), Path(argv[1])
     results = [read(p) for p in sorted(results_dir.glob("*.json"))]

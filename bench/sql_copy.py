@@ -15,14 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench_twin import bench_outputs  # noqa: E402
-from results import BenchResult, Figure  # noqa: E402
-
-from cdk_data_tier.app.data import products  # noqa: E402
-from cdk_data_tier.app.endpoints import Endpoints  # noqa: E402
-from cdk_data_tier.app.sql import COLUMNS, SqlClient, execute, row_of  # noqa: E402
+from bench.bench_twin import bench_outputs
+from bench.results import BenchResult, Figure
+from cdk_data_tier.app.data import products
+from cdk_data_tier.app.endpoints import Endpoints
+from cdk_data_tier.app.sql import COLUMNS, SqlClient, execute, row_of
 
 TARGET = 0.9
 

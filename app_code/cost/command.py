@@ -12,8 +12,7 @@ from cdk_data_tier.app.cost.render import as_json, as_table
 from cdk_data_tier.app.cost.sheet import SHEET, PriceSheet
 from cdk_data_tier.app.cost.usage import usage_lines
 from cdk_data_tier.app.errors import BadInput
-
-ROOT = Path(__file__).resolve().parents[2]
+from cdk_data_tier.app.project import ROOT, shown
 
 
 def configured_envs(root: Path = ROOT) -> list[str]:
@@ -43,7 +42,7 @@ def read_assembly(outdir: Path, env: str) -> tuple[str, dict[str, dict[str, Any]
 def build(env: str, outdir: Path, *, live: bool = False, profile: str | None = None) -> Estimate:
     region, templates = read_assembly(outdir, env)
     sheet = PriceSheet(region)
-    source = f"prices as of {sheet.as_of} ({SHEET.relative_to(ROOT)})"
+    source = f"prices as of {sheet.as_of} ({shown(SHEET)})"
     prices: Any = sheet
     if live:
         from cdk_data_tier.app.cost.live import LivePrices, pricing_client

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from cdk_data_tier.app.local.procs import ProcRecord
+from cdk_data_tier.app.project import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 STATE_FILE = "state.json"
 OUTPUTS_FILE = "outputs.json"
 TWIN_FILE = "twin.json"

