@@ -9,8 +9,8 @@ prefer_interpreter_node()  # before aws_cdk starts jsii's node
 
 import aws_cdk as cdk  # noqa: E402
 
-from cdk_data_tier.stacks.compliance import add_compliance_checks  # noqa: E402
 from cdk_data_tier.constructs.wheelhouse import WheelhouseError  # noqa: E402
+from cdk_data_tier.stacks.compliance import add_compliance_checks  # noqa: E402
 from cdk_data_tier.stacks.config import ConfigError, load_config  # noqa: E402
 from cdk_data_tier.stacks.data_tier import build_data_tier  # noqa: E402
 

@@ -23,7 +23,7 @@ from cdk_data_tier.constructs.wheelhouse import Wheelhouse
 
 INSTALL_ROOT = "/opt/cdk-data-tier"
 VENV = f"{INSTALL_ROOT}/venv"
-# The unprivileged account the workloads run as (`sudo -u` from Run Command): it cannot change its venv.
+# The unprivileged account the workloads run as (`runuser -u` from Run Command): it cannot change its venv.
 RUN_AS = "data-tier"
 # Each parameter is pasted into the script, so each admits only the characters its values have.
 _PARAMETERS = {
@@ -61,10 +61,16 @@ def install_script(*, imports: list[str], console_script: str) -> list[str]:
         "# Whatever fails, nothing is left half-done: the download goes, and so does a partial venv.",
         'trap \'rm -rf "$work"; [ "$ok" = 1 ] || rm -rf "$release"\' EXIT',
         'mkdir -p "$work/wheels" "$root/releases"',
-        'aws s3 cp --only-show-errors --region "{{ Region }}" "s3://{{ Bucket }}/{{ DependenciesKey }}" '
-        '"$work/dependencies.zip"',
-        'aws s3 cp --only-show-errors --region "{{ Region }}" "s3://{{ Bucket }}/{{ WheelKey }}" '
-        '"$work/wheels/{{ WheelFile }}"',
+        "# A few tries: the role's read grant is as new as the release, and IAM takes seconds to apply it.",
+        "fetch() {",
+        "  for try in 1 2 3 4 5 6; do",
+        '    aws s3 cp --only-show-errors --region "{{ Region }}" "s3://{{ Bucket }}/$1" "$2" && return 0',
+        '    [ "$try" = 6 ] || sleep 10',
+        "  done",
+        '  echo "cannot download s3://{{ Bucket }}/$1 with the instance role" >&2; return 1',
+        "}",
+        'fetch "{{ DependenciesKey }}" "$work/dependencies.zip"',
+        'fetch "{{ WheelKey }}" "$work/wheels/{{ WheelFile }}"',
         '{{ Python }} -m zipfile -e "$work/dependencies.zip" "$work/wheels"',
         'rm -rf "$release"',
         '{{ Python }} -m venv "$release/venv"',

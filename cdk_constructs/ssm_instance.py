@@ -139,6 +139,11 @@ class SsmInstance(Construct):
                 )
             ],
         )
+        # CDK acknowledges its literal AZs where the VPC is built; an instance in another stack repeats them.
+        Validations.of(self.instance).acknowledge(Acknowledgment(
+            id="CloudFormation-Validate::W3010",
+            reason="Deliberate: the AZ is the instance's subnet's, which the environment-bound VPC resolved from "
+            "cdk.context.json (stack.availabilityZones); an instance must sit in its subnet's AZ."))
         if not termination_protection:
             Validations.of(self.instance).acknowledge(
                 Acknowledgment(
