@@ -188,9 +188,10 @@ def cmd_drill(args: argparse.Namespace, console=None) -> int:
 
 
 def cmd_remote_run(args: argparse.Namespace, console=None) -> int:
-    from cdk_data_tier.app.remote import remote_run
+    from cdk_data_tier.app.remote import check_timeout, remote_run
     from cdk_data_tier.app.targets import load_endpoints
 
+    check_timeout(args.timeout)  # before any AWS call
     endpoints = load_endpoints(outputs=None, env=args.env, region=args.region, profile=args.profile)
     return remote_run(endpoints, args.workload, timeout_s=args.timeout)
 

@@ -40,14 +40,18 @@ def host_command(app: AppEndpoints, workload: str, env: str, region: str) -> str
     return shlex.join(["runuser", "-u", app.run_as, "--", cli, *args])
 
 
+def check_timeout(timeout_s: int) -> None:
+    low, high = TIMEOUT_RANGE
+    if not low <= timeout_s <= high:
+        raise BadInput(f"--timeout {timeout_s}: expected seconds from {low} to {high} (Run Command's limits)")
+
+
 def remote_run(endpoints: Endpoints, workload: str, *, timeout_s: int, poll_s: float = 5.0,
                out: TextIO | None = None, err: TextIO | None = None) -> int:
     from botocore.exceptions import ClientError, WaiterError
 
     out, err = out or sys.stdout, err or sys.stderr
-    low, high = TIMEOUT_RANGE
-    if not low <= timeout_s <= high:
-        raise BadInput(f"--timeout {timeout_s}: expected seconds from {low} to {high} (Run Command's limits)")
+    check_timeout(timeout_s)
     region = endpoints.aws.region
     if not region:
         raise BadInput("no AWS region: pass --region or set AWS_REGION (the host is told the same one)")
