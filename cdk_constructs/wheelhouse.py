@@ -266,7 +266,7 @@ def _installed_closure(requirements: Iterable[str], *, skip: set[str]) -> set[st
 
 
 def _download(home: Path, requirements: list[str], pins: list[str], platform: Platform) -> None:
-    cache_dir = home.parent
+    cache_dir = home.parent.parent  # the temporary folder sits beside dependencies/, which a failure leaves alone
     with tempfile.TemporaryDirectory(prefix="deps-", dir=_mkdir(cache_dir)) as tmp:
         wanted, constraints = Path(tmp) / "wanted.txt", Path(tmp) / "constraints.txt"
         wanted.write_text("\n".join(requirements) + "\n")
@@ -298,11 +298,18 @@ def _pip(args: list[str], env: dict[str, str] | None = None) -> subprocess.Compl
 
 
 def _last_error(stderr: str) -> str:
-    """pip's own reason, in one line: the last ERROR line (it names the missing distribution), else the last."""
+    """pip's own reason, in one line, naming the distribution it could not get where it says which."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip() and "is ignored" not in line]
+    for line in lines:
+        if "No matching distribution found for" in line:
+            return line.removeprefix("ERROR: ")
+    for line in lines:
+        # What pip says when a constrained requirement has no candidate at all (or truly conflicts).
+        cannot = re.match(r"ERROR: Cannot install (\S+) because", line)
+        if cannot:
+            return f"cannot resolve {cannot.group(1)}: no wheel of it found, or its dependencies conflict"
     errors = [line for line in lines if line.startswith("ERROR:")]
-    missing = [line for line in errors if "No matching distribution" in line]
-    return (missing or errors or lines or ["no output"])[-1].removeprefix("ERROR: ")
+    return (errors or lines or ["no output"])[-1].removeprefix("ERROR: ")
 
 
 def _publish(built: Path, home: Path) -> None:
