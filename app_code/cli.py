@@ -1,4 +1,5 @@
-"""`python -m app_code run|ops|drill|demo|remote|cost|local`: argument parsing, and the dispatch to each command's own module.
+"""`python -m app_code run|ops|drill|demo|remote|cost|local`: argument parsing, and the dispatch to each command's
+own module.
 
 Exit codes: 0 all verified, 1 a workload failed or a check did not verify, 2 bad input (unknown workload,
 missing or malformed outputs, endpoints that do not answer), always as one line on stderr.

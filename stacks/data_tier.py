@@ -15,7 +15,6 @@ from cdk_data_tier.stacks.database_stack import DatabaseStack
 from cdk_data_tier.stacks.dynamo_stack import DynamoStack
 from cdk_data_tier.stacks.network_stack import NetworkStack
 
-
 # Every stack of an environment, `<env>-<suffix>`, in deploy order (app_code's endpoints contract reads the same).
 STACK_SUFFIXES = ("Network", "Database", "Dynamo", "Cache", "App")
 

@@ -13,7 +13,6 @@ from aws_cdk.assertions import Capture, Match, Template
 from cdk_data_tier.constructs.app_host import AppHost, AppHostIdentity, host_machine
 from cdk_data_tier.constructs.bastion_host import BastionHost
 
-
 ENV = cdk.Environment(account="111111111111", region="us-east-1")
 PRIVATE = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
 
