@@ -35,11 +35,12 @@ def aws(moto_url) -> AwsTarget:
 
 
 def cdk_outputs(env: str = "dev", **overrides: dict[str, str]) -> dict[str, dict[str, str]]:
-    """What `cdk deploy --all --outputs-file` writes for the four stacks (values shaped like real ones)."""
+    """What `cdk deploy --all --outputs-file` writes for the five stacks (values shaped like real ones)."""
     acct = "111111111111"
     outputs = {
-        f"{env}-Network": {"VpcId": "vpc-0a1b2c3d4e5f60718", "BastionInstanceId": "i-0123456789abcdef0",
-                           "AppHostInstanceId": "i-0fedcba9876543210"},
+        f"{env}-Network": {"VpcId": "vpc-0a1b2c3d4e5f60718", "BastionInstanceId": "i-0123456789abcdef0"},
+        f"{env}-App": {"AppHostInstanceId": "i-0fedcba9876543210", "AppVenv": "/opt/cdk-data-tier/venv",
+                       "AppRunAs": "data-tier", "AppRelease": "0.3.0-0123456789ab-ba9876543210"},
         f"{env}-Database": {
             "WriterEndpoint": f"{env}-database-primary.c9akciq32.{REGION}.rds.amazonaws.com",
             "ReaderEndpoints": f"{env}-database-replica1.c9akciq32.{REGION}.rds.amazonaws.com",
