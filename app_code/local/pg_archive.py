@@ -13,14 +13,15 @@ automated backup) and one per `ops backup` (a manual snapshot). state.json's `db
 The restorable window is computed from what is on disk, never assumed: the earliest is the end of the oldest
 base backup the archive continues; the latest is the last instant all of whose commits are archived: now, when
 nothing was committed past the archive's end, else just before the first commit that is not archived yet
-(pg_waldump reads the writer's own pg_wal for that).
+(pg_waldump reads the writer's own pg_wal for that, once the writer has flushed it as far as it has written:
+with synchronous_commit off a commit can sit in its WAL buffers for a moment).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -217,8 +218,8 @@ def _waldump(bindir: Path, args: list[str]) -> str:
 
 
 def commits(bindir: Path, directory: Path, files: list[str] | None = None, *, tli: int | None = None,
-            start: int | None = None) -> list[tuple[int, datetime]]:
-    """(LSN, commit time) of every commit in the given archived segments, or from `start` on in a pg_wal."""
+            start: int | None = None, end: int | None = None) -> list[tuple[int, datetime]]:
+    """(LSN, commit time) of every commit in the given archived segments, or in [start, end) of a pg_wal."""
     out: list[tuple[int, datetime]] = []
     only = ["--rmgr=Transaction"]  # commits are all it looks for: the rest would be text to print and parse
     if files is not None:
@@ -226,17 +227,15 @@ def commits(bindir: Path, directory: Path, files: list[str] | None = None, *, tl
             text = _waldump(bindir, [*only, "-p", str(directory), name])
             out += [(parse_lsn(m[1]), _utc(m[2])) for m in _COMMIT.finditer(text)]
         return out
-    assert tli is not None and start is not None
+    assert tli is not None and start is not None and end is not None
     present = {_segno(m[2], m[3]) for m in map(_SEGMENT.match, (p.name for p in directory.iterdir()))
                if m and int(m[1], 16) == tli}
-    last = start // SEGMENT_BYTES
-    if last not in present:
-        return []  # nothing was written past `start` yet (pg_waldump would wait 5 s for the file to appear)
-    while last + 1 in present:
-        last += 1
-    # An end keeps pg_waldump from waiting for a segment after the last one there is.
+    missing = [s for s in range(start // SEGMENT_BYTES, (end - 1) // SEGMENT_BYTES + 1) if s not in present]
+    if missing:
+        # pg_waldump would wait 5 s for it; a flushed segment that is gone was archived and recycled meanwhile.
+        raise ArchiveError(f"WAL segment {segment_name(tli, missing[0])} is not in {directory}")
     text = _waldump(bindir, [*only, "-p", str(directory), "-t", str(tli), "-s", format_lsn(start),
-                             "-e", format_lsn((last + 1) * SEGMENT_BYTES)])
+                             "-e", format_lsn(end)])
     return [(parse_lsn(m[1]), _utc(m[2])) for m in _COMMIT.finditer(text)]
 
 
@@ -258,7 +257,10 @@ class Window:
     newest_backup: BaseBackup
 
 
-def window(state: State, *, root: Path, bindir: Path, writer_pg_wal: Path | None) -> Window:
+def window(state: State, *, root: Path, bindir: Path, writer_pg_wal: Path | None,
+           writer_lsn: Callable[[], int] | None = None) -> Window:
+    """`writer_lsn` returns the writer's WAL insert position once everything up to it is flushed (commits made
+    with synchronous_commit off may still sit in its WAL buffers, where pg_waldump cannot read them)."""
     found = backups(state)
     if not found:
         raise ArchiveError("the twin's database has no base backup yet (local up takes one)")
@@ -276,15 +278,19 @@ def window(state: State, *, root: Path, bindir: Path, writer_pg_wal: Path | None
         if seen:
             last_commit = max(t for _, t in seen)
             break
-    if writer_pg_wal is not None and writer_pg_wal.exists():
-        # Read after the archive's listing: a commit made meanwhile is either archived (and beyond the run's end,
-        # so it counts as pending here) or pending.
+    # What is archived is all that is known, unless the writer says what it wrote past the archive's end.
+    latest = last_commit or covered[-1].ended
+    if writer_pg_wal is not None and writer_lsn is not None:
+        # Asked after the archive's listing: a commit made meanwhile is past the run's end, so it counts as pending.
         now = datetime.now(UTC)
-        pending = commits(bindir, writer_pg_wal, tli=_writer_tli(writer_pg_wal, run_), start=run_.end_lsn)
-        latest = min(t for _, t in pending) - timedelta(microseconds=1) if pending else now
-    else:
-        # The writer's own WAL is out of reach: what is archived is all that is known.
-        latest = last_commit or covered[-1].ended
+        try:
+            written = writer_lsn()
+            pending = [] if written <= run_.end_lsn else commits(
+                bindir, writer_pg_wal, tli=_writer_tli(writer_pg_wal, run_), start=run_.end_lsn, end=written)
+        except Exception:  # noqa: BLE001 - a writer that does not answer (a failover) leaves the archive's answer
+            pending = None
+        if pending is not None:
+            latest = min(t for _, t in pending) - timedelta(microseconds=1) if pending else now
     latest = max(latest, covered[-1].ended)
     return Window(covered[0].ended, latest, run_, last_commit, covered, newest)
 

@@ -26,6 +26,7 @@ from cdk_data_tier.app.ops.restore_model import RestoreError, RestoreFailed, Res
 
 COPIES_DIR = "copies"
 RECOVERY_TIMEOUT = 300
+FLUSH_TIMEOUT = 10
 # Settings of the source's postgresql.auto.conf a copy must not keep: it has no standby to wait for, no
 # primary to stream from, and its own recovery settings follow.
 _DROPPED = re.compile(r"^\s*(synchronous_standby_names|primary_conninfo|primary_slot_name|restore_command|"
@@ -48,7 +49,25 @@ class Copy:
 
 
 def window(db: PostgresTwin) -> Window:
-    return pg_archive.window(db.state, root=db.root, bindir=db.bindir, writer_pg_wal=db.primary.datadir / "pg_wal")
+    return pg_archive.window(db.state, root=db.root, bindir=db.bindir, writer_pg_wal=db.primary.datadir / "pg_wal",
+                             writer_lsn=lambda: _flushed_position(db))
+
+
+def _flushed_position(db: PostgresTwin) -> int:
+    """The writer's insert position, once its WAL is flushed that far (the WAL writer does so within a few hundred
+    ms when commits are asynchronous: the twin's single-AZ writers run synchronous_commit off)."""
+    with psycopg.connect(db.conninfo(db.primary, "postgres"), autocommit=True) as conn:
+        row = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
+        assert row is not None
+        inserted = pg_archive.parse_lsn(row[0])
+        deadline = time.monotonic() + FLUSH_TIMEOUT
+        while True:
+            flushed = conn.execute("SELECT pg_current_wal_flush_lsn()::text").fetchone()
+            if flushed is not None and pg_archive.parse_lsn(flushed[0]) >= inserted:
+                return inserted
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the writer's WAL is not flushed to {row[0]} after {FLUSH_TIMEOUT}s")
+            time.sleep(0.02)
 
 
 def plan(db: PostgresTwin, *, to_time: datetime | None, latest: bool, snapshot: str | None) -> Plan:
