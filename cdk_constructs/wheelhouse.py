@@ -98,13 +98,6 @@ class Wheelhouse:
         """One name for this pair: the version, then the two hashes (a new one for any change of either)."""
         return f"{self.version}-{self.content_hash[:12]}-{self.dependencies_hash[:12]}"
 
-    @property
-    def pins(self) -> list[str]:
-        return [line for line in (self.dependencies / REQUIREMENTS).read_text().splitlines() if line]
-
-    def size_bytes(self) -> int:
-        return self.project_wheel.stat().st_size + sum(p.stat().st_size for p in self.dependencies.iterdir())
-
 
 def build_wheelhouse(project_dir: Path, *, extra: str, platform: Platform, cache_dir: Path | None = None,
                      echo=None) -> Wheelhouse:

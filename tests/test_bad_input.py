@@ -28,6 +28,7 @@ import pytest
 
 from cdk_data_tier.stacks.config import ConfigError, load_environment
 from tests.fixtures_synth import project_context
+from tests.moto_server import moto_server
 
 TAG = "BAD_INPUT_ROW"
 BOUND_S = 20  # an endpoint that does not answer must fail within this, never hang
@@ -603,13 +604,8 @@ def mysql_out(twin_assembly: Callable[[str], Path]) -> Path:
 @pytest.fixture(scope="module")
 def moto() -> Iterator[str]:
     """moto's server on loopback, for the rows that reach AWS (each row's stacks have names of their own)."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -52,21 +52,6 @@ def on_moto(moto_url, monkeypatch):
     return AwsTarget(region=REGION, endpoint_url=moto_url)
 
 
-@pytest.fixture
-def calls(monkeypatch) -> list[tuple[str, dict[str, Any]]]:
-    seen: list[tuple[str, dict[str, Any]]] = []
-    original = AwsTarget.client
-
-    def client(self, service, **kwargs):
-        made = original(self, service, **kwargs)
-        made.meta.events.register("provide-client-params.*.*", lambda params, model, **_: seen.append(
-            (model.name, dict(params))))
-        return made
-
-    monkeypatch.setattr(AwsTarget, "client", client)
-    return seen
-
-
 def test_remote_run_sends_the_hosts_own_cli_and_waits_for_it(on_moto, calls, capsys):
     env = f"r{uuid.uuid4().hex[:6]}"
     instance = _app_host(on_moto, env)

@@ -31,6 +31,7 @@ import pytest
 from cdk_data_tier.constructs.wheelhouse import Platform, build_wheelhouse
 from cdk_data_tier.stacks.app_release import EXTRA, PROJECT_DIR
 from tests.fixtures_synth import Synthesized, synthesize
+from tests.moto_server import moto_server
 
 REGION = "us-east-1"
 STAND_INS = {"rpm": "exit 0\n", "useradd": "exit 0\n"}
@@ -38,13 +39,8 @@ STAND_INS = {"rpm": "exit 0\n", "useradd": "exit 0\n"}
 
 @pytest.fixture(scope="module")
 def moto_s3() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
