@@ -129,9 +129,22 @@ def take_base_backup(state: State, *, root: Path, bindir: Path, user: str | None
     except BaseException:
         run(["rm", "-rf", str(target)], what=f"removing the failed snapshot {backup_id}")
         raise
-    ended = datetime.now(UTC)
-    manifest = json.loads((target / "backup_manifest").read_text())
-    ranges = manifest["WAL-Ranges"]
+    return _record(state, target, backup_id, kind, started, datetime.now(UTC))
+
+
+def adopt_copy(state: State, source: Path, *, root: Path, user: str | None, backup_id: str, kind: str,
+               started: datetime, ended: datetime) -> BaseBackup:
+    """A base backup just taken for another purpose (the first replica's, at `up`), copied before anything starts on
+    it: one pg_basebackup fewer. A restore drops its standby settings (standby.signal, primary_conninfo)."""
+    target = root / BACKUPS_DIR / backup_id
+    runas.own_dir(root / BACKUPS_DIR, user)
+    run(["cp", "-a", str(source), str(target)], what=f"copy of the base backup for snapshot {backup_id}", user=user,
+        cwd=root)
+    return _record(state, target, backup_id, kind, started, ended)
+
+
+def _record(state: State, target: Path, backup_id: str, kind: str, started: datetime, ended: datetime) -> BaseBackup:
+    ranges = json.loads((target / "backup_manifest").read_text())["WAL-Ranges"]
     backup = BaseBackup(id=backup_id, kind=kind, path=target, started=started, ended=ended,
                         tli=int(ranges[-1]["Timeline"]), start_lsn=parse_lsn(ranges[0]["Start-LSN"]),
                         end_lsn=parse_lsn(ranges[-1]["End-LSN"]))

@@ -84,6 +84,7 @@ def fail_over(state: State, *, partition_standby_first: bool = False, partition_
     db.primary, db.standby = new, old
     _set_role(state, new)
     db.save()
+    db.arm_archive_timeout()  # the new writer closes its segments every archive_timeout from now on
     started = time.monotonic()
     _rebuild(db, old, diverged)
     result.resynced = [r.name for r in diverged]

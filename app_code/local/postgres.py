@@ -174,15 +174,20 @@ class PostgresTwin:
         self._initdb()
         self._launch(self.primary, self._primary_ready)
         self._create_database()
-        self.base_backup("automated")
         followers = [*([self.standby] if self.standby else []), *self.replicas]
         if followers:
-            # One base backup serves every follower: copies of it stream from the same primary, each
-            # from where the copy ends, as replicas restored from one snapshot would.
+            # One base backup serves every follower, and the automated backups: copies of it stream from the same
+            # primary, each from where the copy ends, as replicas restored from one snapshot would.
+            started = datetime.now(UTC)
             self._base_backup(followers[0])
+            pg_archive.adopt_copy(self.state, followers[0].datadir, root=self.root, user=self.user,
+                                  backup_id=_automated_id(), kind="automated", started=started,
+                                  ended=datetime.now(UTC))
             for node in followers[1:]:
                 run(["cp", "-a", followers[0].datadir, node.datadir], what=f"copy of the base backup for {node.name}",
                     user=self.user, cwd=self.root, env=self.env)
+        else:
+            self.base_backup("automated")
         if self.standby is not None:
             self._launch(self.standby, self._replica_ready)
             self.proxy = Proxy(self.state, "database", [Frontend(
@@ -309,7 +314,7 @@ class PostgresTwin:
     # -- backups --------------------------------------------------------------------------------
     def base_backup(self, kind: str, backup_id: str | None = None) -> pg_archive.BaseBackup:
         """A base backup of the writer for the automated backups (`automated`) or a snapshot (`manual`)."""
-        backup_id = backup_id or datetime.now(UTC).strftime("automated-%Y%m%d-%H%M%S-%f")
+        backup_id = backup_id or _automated_id()
         return pg_archive.take_base_backup(self.state, root=self.root, bindir=self.bindir, user=self.user,
                                            env=self.env, replication_conninfo=self.conninfo(self.primary,
                                                                                             replication=True),
@@ -327,6 +332,10 @@ class PostgresTwin:
 
     def followers(self) -> list[PgNode]:
         return [*([self.standby] if self.standby else []), *self.replicas]
+
+
+def _automated_id() -> str:
+    return datetime.now(UTC).strftime("automated-%Y%m%d-%H%M%S-%f")
 
 
 def _server_env(root: Path, bindir: Path) -> dict[str, str]:
