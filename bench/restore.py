@@ -23,21 +23,18 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import psycopg
 
-import psycopg  # noqa: E402
-from bench_twin import throwaway_twin  # noqa: E402
-from results import BenchResult, Figure  # noqa: E402
-
-from cdk_data_tier.app.endpoints import Endpoints  # noqa: E402
-from cdk_data_tier.app.local import ports, templates  # noqa: E402
-from cdk_data_tier.app.local.postgres import PgNode, PostgresTwin  # noqa: E402
-from cdk_data_tier.app.local.procs import IMPORT_ROOT, run, spawn, stop, wait_until  # noqa: E402
-from cdk_data_tier.app.local.state import State  # noqa: E402
-from cdk_data_tier.app.ops.restore_db import remove_copy, restorable_window  # noqa: E402
-from cdk_data_tier.app.run import run_workloads  # noqa: E402
-from cdk_data_tier.app.sql import SqlClient  # noqa: E402
+from bench.bench_twin import throwaway_twin
+from bench.results import BenchResult, Figure
+from cdk_data_tier.app.endpoints import Endpoints
+from cdk_data_tier.app.local import ports, templates
+from cdk_data_tier.app.local.postgres import PgNode, PostgresTwin
+from cdk_data_tier.app.local.procs import IMPORT_ROOT, run, spawn, stop, wait_until
+from cdk_data_tier.app.local.state import State
+from cdk_data_tier.app.ops.restore_db import remove_copy, restorable_window
+from cdk_data_tier.app.run import run_workloads
+from cdk_data_tier.app.sql import SqlClient
 
 TARGET_S = 30.0
 RATIO_GOAL = 3.0  # ours may cost up to 3x the bare restore: it replays the archive a fresh backup does not need
