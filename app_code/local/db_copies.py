@@ -36,6 +36,10 @@ def restore_on_twin(twin_dir: Path, *, target: str, to_time: datetime | None, la
         outputs = Path(outputs_path) if outputs_path else state.path(COPIES_DIR, target, OUTPUTS_FILE)
         if outputs.exists():
             raise RestoreError(f"--out {outputs} already exists: pick another file or remove it")
+        beside = outputs.parent / TWIN_FILE
+        if beside.exists() and not _is_copy_file(beside, state):
+            raise RestoreError(f"--out {outputs}: {beside} exists and is not a copy's (the copy writes its own "
+                               "twin.json there): pick another directory")
         family = db_backups.family(state)
         if family == "postgres":
             record, restored_to = _restore_postgres(state, target, to_time, latest, snapshot, echo)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -230,6 +231,18 @@ def _waldump(bindir: Path, args: list[str]) -> str:
     return done.stdout
 
 
+def _segment_dump(bindir: Path, archive: Path, name: str, options: list[str]) -> str:
+    """pg_waldump of one archived segment. A record that runs on into the next segment would make it wait 5 s for
+    that file when it is not archived (yet): the next name is given as an empty file, which ends the dump at once."""
+    match = _SEGMENT.match(name)
+    assert match is not None
+    following = segment_name(int(match[1], 16), _segno(match[2], match[3]) + 1)
+    with tempfile.TemporaryDirectory(prefix="twin-waldump-") as scratch:
+        (Path(scratch) / name).symlink_to(archive / name)
+        (Path(scratch) / following).symlink_to(archive / following if (archive / following).exists() else "/dev/null")
+        return _waldump(bindir, [*options, "-p", scratch, name])
+
+
 def commits(bindir: Path, directory: Path, files: list[str] | None = None, *, tli: int | None = None,
             start: int | None = None, end: int | None = None) -> list[tuple[int, datetime]]:
     """(LSN, commit time) of every commit in the given archived segments, or in [start, end) of a pg_wal."""
@@ -237,7 +250,7 @@ def commits(bindir: Path, directory: Path, files: list[str] | None = None, *, tl
     only = ["--rmgr=Transaction"]  # commits are all it looks for: the rest would be text to print and parse
     if files is not None:
         for name in files:
-            text = _waldump(bindir, [*only, "-p", str(directory), name])
+            text = _segment_dump(bindir, directory, name, only)
             out += [(parse_lsn(m[1]), _utc(m[2])) for m in _COMMIT.finditer(text)]
         return out
     assert tli is not None and start is not None and end is not None
@@ -254,7 +267,7 @@ def commits(bindir: Path, directory: Path, files: list[str] | None = None, *, tl
 
 def last_record(bindir: Path, archive: Path, name: str) -> int:
     """The LSN of the last record that begins in an archived segment."""
-    found = _RECORD.findall(_waldump(bindir, ["-p", str(archive), name]))
+    found = _RECORD.findall(_segment_dump(bindir, archive, name, []))
     if not found:
         raise ArchiveError(f"archived segment {name} holds no WAL record pg_waldump can read")
     return parse_lsn(found[-1])

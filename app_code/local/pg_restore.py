@@ -27,6 +27,7 @@ from cdk_data_tier.app.ops.restore_model import RestoreError, RestoreFailed, Res
 COPIES_DIR = "copies"
 RECOVERY_TIMEOUT = 300
 FLUSH_TIMEOUT = 10
+WAL_PAGE, LONG_PAGE_HEADER, SHORT_PAGE_HEADER = 8192, 40, 24  # XLOG_BLCKSZ; a segment's first page, others
 # Settings of the source's postgresql.auto.conf a copy must not keep: it has no standby to wait for, no
 # primary to stream from, and its own recovery settings follow.
 _DROPPED = re.compile(r"^\s*(synchronous_standby_names|primary_conninfo|primary_slot_name|restore_command|"
@@ -54,19 +55,24 @@ def window(db: PostgresTwin) -> Window:
 
 
 def _flushed_position(db: PostgresTwin) -> int:
-    """The writer's insert position, once its WAL is flushed that far (the WAL writer does so within a few hundred
-    ms when commits are asynchronous: the twin's single-AZ writers run synchronous_commit off)."""
+    """How far the writer's WAL files hold every record it has inserted, once its WAL writer has written them out
+    (within a few hundred ms when commits are asynchronous: the twin's single-AZ writers run synchronous_commit
+    off, so a commit can sit in the WAL buffers, where pg_waldump cannot read it)."""
     with psycopg.connect(db.conninfo(db.primary, "postgres"), autocommit=True) as conn:
         row = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
         assert row is not None
         inserted = pg_archive.parse_lsn(row[0])
+        # Right after a page header (a new segment or page, nothing on it yet) the insert position is past the
+        # header, which is written only with the first record after it.
+        header = LONG_PAGE_HEADER if inserted % pg_archive.SEGMENT_BYTES < WAL_PAGE else SHORT_PAGE_HEADER
+        page_start = inserted - header if inserted % WAL_PAGE == header else inserted
         deadline = time.monotonic() + FLUSH_TIMEOUT
         while True:
-            flushed = conn.execute("SELECT pg_current_wal_flush_lsn()::text").fetchone()
-            if flushed is not None and pg_archive.parse_lsn(flushed[0]) >= inserted:
-                return inserted
+            written = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+            if written is not None and pg_archive.parse_lsn(written[0]) >= page_start:
+                return page_start
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the writer's WAL is not flushed to {row[0]} after {FLUSH_TIMEOUT}s")
+                raise TimeoutError(f"the writer's WAL is not written out to {row[0]} after {FLUSH_TIMEOUT}s")
             time.sleep(0.02)
 
 
