@@ -9,6 +9,7 @@ prefer_interpreter_node()  # before aws_cdk starts jsii's node
 
 import aws_cdk as cdk  # noqa: E402
 
+from cdk_data_tier.constructs.wheelhouse import WheelhouseError  # noqa: E402
 from cdk_data_tier.stacks.compliance import add_compliance_checks  # noqa: E402
 from cdk_data_tier.stacks.config import ConfigError, load_config  # noqa: E402
 from cdk_data_tier.stacks.data_tier import build_data_tier  # noqa: E402
@@ -24,7 +25,11 @@ def main() -> None:
         sys.exit(1)
     for warning in config.warnings:
         print(warning, file=sys.stderr)
-    build_data_tier(app, config)
+    try:
+        build_data_tier(app, config)
+    except WheelhouseError as err:
+        print(f"app host wheelhouse: {err}", file=sys.stderr)
+        sys.exit(1)
     add_compliance_checks(app)
     app.synth()
 

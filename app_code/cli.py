@@ -1,4 +1,5 @@
-"""`python -m app_code run|ops|drill|demo|local|cost`: argument parsing, and the dispatch to each command's own module.
+"""`python -m app_code run|ops|drill|demo|remote|cost|local`: argument parsing, and the dispatch to each command's
+own module.
 
 Exit codes: 0 all verified, 1 a workload failed or a check did not verify, 2 bad input (unknown workload,
 missing or malformed outputs, endpoints that do not answer), always as one line on stderr.
@@ -166,6 +167,18 @@ def build_parser() -> Parser:
                        help="cache-failover: the node group to fail over (1 = ElastiCache's 0001; default 1)")
     drill.set_defaults(handler=cmd_drill)
 
+    remote = sub.add_parser("remote", help="run the workloads on the app host (SSM Run Command)")
+    remote_actions = remote.add_subparsers(dest="remote_command", metavar="{run}", required=True, parser_class=Parser)
+    remote_run = remote_actions.add_parser(
+        "run", help="run workloads on the app host of --env and print its summary table",
+        description="Send `data-tier run WORKLOAD --env NAME` to the app host (stack <NAME>-App) with SSM Run "
+                    "Command, wait for it, and print what the host printed; the exit code is the host's.")
+    remote_run.add_argument("workload", choices=WORKLOAD_CHOICES, help="which workload (all: sql, dynamo, cache)")
+    _target_flags(remote_run, outputs=False)
+    remote_run.add_argument("--timeout", type=int, default=1800, metavar="SECONDS",
+                            help="how long the host may run it (default 1800)")
+    remote_run.set_defaults(handler=cmd_remote_run)
+
     cost = sub.add_parser("cost", help="estimated monthly cost of an environment, from its synthesized templates")
     cost.add_argument("-e", "--env", required=True, help="environment of cdk.json")
     cost.add_argument("--json", action="store_true", help="the rows and the total as one JSON object")
@@ -264,7 +277,7 @@ def cmd_restore_cache(args: argparse.Namespace, console=None) -> int:
 def cmd_remove_copy(args: argparse.Namespace, console=None) -> int:
     from cdk_data_tier.app.ops.commands import remove_copy
 
-    return remove_copy(_endpoints(args), args.target, outputs=args.outputs, console=console)
+    return remove_copy(_endpoints(args), args.target, console=console)
 
 
 def cmd_restore_db(args: argparse.Namespace, console=None) -> int:
@@ -282,6 +295,15 @@ def cmd_drill(args: argparse.Namespace, console=None) -> int:
     return run(args.drill, outputs=args.outputs, env=args.env, region=args.region, profile=args.profile,
                as_json=args.json, yes=args.yes, partition=args.partition_first, durable=args.durable,
                shard=args.shard, console=console)
+
+
+def cmd_remote_run(args: argparse.Namespace, console=None) -> int:
+    from cdk_data_tier.app.remote import check_timeout, remote_run
+    from cdk_data_tier.app.targets import load_endpoints
+
+    check_timeout(args.timeout)  # before any AWS call
+    endpoints = load_endpoints(outputs=None, env=args.env, region=args.region, profile=args.profile)
+    return remote_run(endpoints, args.workload, timeout_s=args.timeout)
 
 
 def cmd_demo(args: argparse.Namespace, console=None) -> int:

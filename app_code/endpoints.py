@@ -18,7 +18,8 @@ from typing import Any
 
 from cdk_data_tier.app.aws_session import TWIN_CREDENTIALS, isolated_session, no_proxies, user_session
 
-STACK_SUFFIXES = ("Network", "Database", "Dynamo", "Cache")
+# Every stack of an environment, `<env>-<suffix>` (stacks/data_tier.py builds the same list).
+STACK_SUFFIXES = ("Network", "Database", "Dynamo", "Cache", "App")
 DB_ENGINES = ("postgres", "mysql", "aurora-postgresql", "aurora-mysql")
 CACHE_ENGINES = ("valkey", "redis")
 
@@ -82,7 +83,16 @@ class AwsTarget:
 class NetworkEndpoints:
     vpc_id: str
     bastion_instance_id: str
-    app_host_instance_id: str
+
+
+@dataclass(frozen=True)
+class AppEndpoints:
+    """The app host and the release of app_code on it (`remote run` sends its commands there)."""
+
+    instance_id: str
+    venv: str  # the venv's fixed path: <venv>/bin/data-tier
+    run_as: str  # the unprivileged account the workloads run as
+    release: str
 
 
 @dataclass(frozen=True)
@@ -180,7 +190,7 @@ class Endpoints:
 
     @classmethod
     def from_cloudformation(cls, env: str, *, aws: AwsTarget | None = None) -> Endpoints:
-        """Read the outputs of `<env>-Network/-Database/-Dynamo/-Cache`; stacks that are absent stay absent."""
+        """Read the outputs of `<env>-Network/-Database/-Dynamo/-Cache/-App`; stacks that are absent stay absent."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         aws = aws or AwsTarget(region=_env_region(), endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
@@ -245,7 +255,15 @@ class Endpoints:
         return NetworkEndpoints(
             vpc_id=self._get("Network", "VpcId"),
             bastion_instance_id=self._get("Network", "BastionInstanceId"),
-            app_host_instance_id=self._get("Network", "AppHostInstanceId"),
+        )
+
+    @cached_property
+    def app(self) -> AppEndpoints:
+        return AppEndpoints(
+            instance_id=self._get("App", "AppHostInstanceId"),
+            venv=self._get("App", "AppVenv"),
+            run_as=self._get("App", "AppRunAs"),
+            release=self._get("App", "AppRelease", required=False),
         )
 
     @cached_property

@@ -44,8 +44,9 @@ class HostPatching(Construct):
         day, hour, minute = weekly_start
         if not (0 <= day <= 6 and 0 <= hour <= 23 and 0 <= minute <= 59):
             raise ValueError(f"weekly_start={weekly_start!r} is not allowed: (day 0-6, hour 0-23, minute 0-59)")
+        self.tag = (tag_key, tag_value)
         for instance in instances:
-            Tags.of(instance).add(tag_key, tag_value)
+            self.enroll(instance)
         stack = Stack.of(self)
         self.association = ssm.CfnAssociation(
             self, "Association", name="AWS-RunPatchBaseline",
@@ -75,3 +76,8 @@ class HostPatching(Construct):
                 "Rule is wrong here: the wildcard is the objects of one AWS-owned bucket that SSM Agent downloads "
                 "patch documents, agent updates or baseline snapshots from; read-only, and nothing of ours is in it."))
               for b in buckets])
+
+    def enroll(self, instance: ec2.Instance) -> None:
+        """Patch `instance` too (it may live in another stack: the association finds it by its tag). Its role
+        must be among `roles`."""
+        Tags.of(instance).add(*self.tag)

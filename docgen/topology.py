@@ -192,11 +192,16 @@ class Reader:
         self.place(ref, f"VPC {props.get('CidrBlock', '')}", top, "box3d")
 
     def _tier_of(self, stack: StackTemplate, subnet: Ref) -> str:
-        tags = {t["Key"]: t["Value"] for t in stack.resources[subnet[1]].get("Properties", {}).get("Tags", [])}
-        name, kind = tags.get("aws-cdk:subnet-name", "subnets"), tags.get("aws-cdk:subnet-type", "")
+        stack = self.stacks[subnet[0]]  # the subnet's own stack, whoever refers to it
+        name, kind = self._tier_name(subnet)
         top = _ident("cluster", stack.concern)
         return self.topo.cluster(_ident("cluster", stack.concern, "tier", name),
                                  f"{name} subnets: {TIER_KIND.get(kind, kind.lower())}", top)
+
+    def _tier_name(self, subnet: Ref) -> tuple[str, str]:
+        props = self.stacks[subnet[0]].resources[subnet[1]].get("Properties", {})
+        tags = {t["Key"]: t["Value"] for t in props.get("Tags", [])}
+        return tags.get("aws-cdk:subnet-name", "subnets"), tags.get("aws-cdk:subnet-type", "")
 
     def _subnet(self, stack: StackTemplate, ref: Ref, props: dict[str, Any], top: str) -> None:
         self.place(ref, f"{props.get('AvailabilityZone', '?')}\n{props.get('CidrBlock', '')}",
@@ -232,10 +237,14 @@ class Reader:
 
     def _instance(self, stack: StackTemplate, ref: Ref, props: dict[str, Any], top: str) -> None:
         subnet = self.resolve(stack, props.get("SubnetId"))
-        cluster = self._tier_of(stack, subnet) if subnet else top
         name = self.path(ref).split("/")[0]
-        self.place(ref, f"{name} (EC2)\n{props.get('InstanceType', '?')} · {props.get('AvailabilityZone', '?')}",
-                   cluster)
+        label = f"{name} (EC2)\n{props.get('InstanceType', '?')} · {props.get('AvailabilityZone', '?')}"
+        if subnet is not None and subnet[0] != stack.name:
+            # An instance of another stack than its subnet's stays in its own stack's cluster, naming the tier.
+            label += f"\nin {subnet[0]}'s {self._tier_name(subnet)[0]} subnets"
+            self.place(ref, label, top)
+        else:
+            self.place(ref, label, self._tier_of(stack, subnet) if subnet else top)
 
     def _endpoint(self, stack: StackTemplate, ref: Ref, props: dict[str, Any], top: str) -> None:
         service = props.get("ServiceName", "")
@@ -328,21 +337,24 @@ class Reader:
 
     # -- edges -------------------------------------------------------------------------------
     def _owners(self, group: Ref) -> list[tuple[str, str]]:
-        """The drawn nodes of the resources that carry security group `group` (the group itself if none)."""
+        """The drawn nodes of the resources that carry security group `group`, in any stack (an instance may take
+        its group from another stack), or the group itself if none."""
         stack = self.stacks[group[0]]
         found: list[tuple[str, str]] = []
-        for logical, res in stack.resources.items():
-            if res["Type"] in _RULE_TYPES:
-                continue
-            if group in set(self.references(stack, _group_slots(res.get("Properties", {})))):
-                anchor = self.anchor.get((stack.name, logical))
-                if anchor is None:
-                    node = self.place((stack.name, logical), f"{self.path((stack.name, logical))}\n{res['Type']}",
-                                      _ident("cluster", stack.concern))
-                    anchor = (node, "")
-                # Several members of one drawn group (writer and replicas) are one edge to the group.
-                if anchor not in found and not (anchor[1] and any(a[1] == anchor[1] for a in found)):
-                    found.append(anchor)
+        for carrier in self.stacks.values():
+            for logical, res in carrier.resources.items():
+                if res["Type"] in _RULE_TYPES:
+                    continue
+                if group in set(self.references(carrier, _group_slots(res.get("Properties", {})))):
+                    anchor = self.anchor.get((carrier.name, logical))
+                    if anchor is None:
+                        node = self.place((carrier.name, logical),
+                                          f"{self.path((carrier.name, logical))}\n{res['Type']}",
+                                          _ident("cluster", carrier.concern))
+                        anchor = (node, "")
+                    # Several members of one drawn group (writer and replicas) are one edge to the group.
+                    if anchor not in found and not (anchor[1] and any(a[1] == anchor[1] for a in found)):
+                        found.append(anchor)
         if not found:
             found.append((self.place(group, f"security group\n{self.path(group)}", _ident("cluster", stack.concern),
                                      "hexagon"), ""))

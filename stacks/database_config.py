@@ -137,6 +137,11 @@ class DatabaseConfig(_Strict):
             if getattr(self, key).lower() in app_names:
                 raise ValueError(f"app_username={self.app_username!r} is not allowed: it and its rotation twin "
                                  f"{self.app_username + '_clone'!r} must differ from {key} ({getattr(self, key)!r})")
+        if self.engine.endswith("mysql") and len(self.app_username) > 10:
+            # MySQL user names stop at 32 characters, but AWS's multi-user rotation refuses a clone name over 16.
+            raise ValueError(f"app_username={self.app_username!r} is not allowed with engine={self.engine!r}: at most "
+                             f"10 characters, so that its rotation twin {self.app_username + '_clone'!r} stays "
+                             "within the 16 that the MySQL multi-user rotation accepts")
         if self.aurora:
             for key in ("multi_az", "allocated_storage_gib", "max_allocated_storage_gib"):
                 if getattr(self, key) is not None:

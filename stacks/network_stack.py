@@ -1,4 +1,8 @@
-"""`<env>-Network`: the VPC, its endpoints and flow logs, the bastion and the app host."""
+"""`<env>-Network`: the VPC, its endpoints and flow logs, the bastion, and the app host's security group and role.
+
+The app host's instance lives in `<env>-App` (stacks/app_stack.py), so that a release of app_code never
+touches this stack; its security group and role stay here, where the data stacks reference them.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_data_tier.constructs.app_host import AppHost
+from cdk_data_tier.constructs.app_host import AppHostIdentity
 from cdk_data_tier.constructs.bastion_host import BastionHost
 from cdk_data_tier.constructs.cfn_resource import cfn_resource
 from cdk_data_tier.constructs.checkov_skips import skip_checkov
@@ -79,14 +83,20 @@ class NetworkStack(Stack):
             # Without NAT the hosts sit in isolated subnets and reach SSM through interface endpoints.
             host_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
             endpoint_sg = ec2.SecurityGroup(self, "EndpointSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
-                                            description="SSM interface endpoints: HTTPS from inside the VPC")
+                                            description="Interface endpoints of the hosts: HTTPS from inside the VPC")
             # A literal CIDR (not the VPC's CidrBlock attribute) keeps the rule checkable at synth time.
             endpoint_sg.add_ingress_rule(ec2.Peer.ipv4(net.vpc_cidr), ec2.Port.tcp(443), "HTTPS from the VPC")
+            # The app host reads its stacks' outputs and its secrets itself: CloudFormation and Secrets
+            # Manager need endpoints too. One endpoint per service may have private DNS in a VPC: the
+            # rotation functions' own Secrets Manager endpoints keep theirs off and name their URL.
             for name, service in (("Ssm", ec2.InterfaceVpcEndpointAwsService.SSM),
                                   ("SsmMessages", ec2.InterfaceVpcEndpointAwsService.SSM_MESSAGES),
-                                  ("Ec2Messages", ec2.InterfaceVpcEndpointAwsService.EC2_MESSAGES)):
+                                  ("Ec2Messages", ec2.InterfaceVpcEndpointAwsService.EC2_MESSAGES),
+                                  ("CloudFormation", ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION),
+                                  ("SecretsManager", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER)):
                 self.vpc.add_interface_endpoint(name, service=service, subnets=host_subnets, private_dns_enabled=True,
                                                 security_groups=[endpoint_sg], open=False)
+        self.host_subnets = host_subnets
 
         self.data_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
         self.bastion = BastionHost(
@@ -97,30 +107,24 @@ class NetworkStack(Stack):
             instance_type=net.bastion_instance_type,
             termination_protection=config.termination_protection,
         )
-        self.app_host = AppHost(
-            self,
-            "AppHost",
-            vpc=self.vpc,
-            subnets=host_subnets,
-            instance_type=net.app_instance_type,
-            termination_protection=config.termination_protection,
-        )
-        SessionLogging(self, "SessionLogging", roles=[self.bastion.role, self.app_host.role],
+        # The app host's instance is in `<env>-App`; what the data stacks reference stays here.
+        self.app_identity = AppHostIdentity(self, "AppHost", vpc=self.vpc)
+        SessionLogging(self, "SessionLogging", roles=[self.bastion.role, self.app_identity.role],
                        retention=retention_days(net.session_log_retention_days), removal_policy=removal)
-        HostPatching(self, "Patching", instances=[self.bastion.instance, self.app_host.instance],
-                     roles=[self.bastion.role, self.app_host.role], tag_key="cdk-data-tier:patching",
-                     tag_value=self.stack_name, weekly_start=net.patch_start)
+        # The App stack enrolls the app host (its role is granted here already).
+        self.patching = HostPatching(self, "Patching", instances=[self.bastion.instance],
+                                     roles=[self.bastion.role, self.app_identity.role],
+                                     tag_key="cdk-data-tier:patching", tag_value=self.stack_name,
+                                     weekly_start=net.patch_start)
         self.bastion_security_group: ec2.ISecurityGroup = self.bastion.security_group
-        self.app_security_group: ec2.ISecurityGroup = self.app_host.security_group
-        self.app_role: iam.IRole = self.app_host.role
+        self.app_security_group: ec2.ISecurityGroup = self.app_identity.security_group
+        self.app_role: iam.IRole = self.app_identity.role
         # The operator's way in, and so the role that runs the one-time bootstrap of the application users.
         self.bastion_role: iam.IRole = self.bastion.role
 
         CfnOutput(self, "VpcId", value=self.vpc.vpc_id, description="VPC of the data tier")
         CfnOutput(self, "BastionInstanceId", value=self.bastion.instance.instance_id,
                   description="aws ssm start-session --target <this>")
-        CfnOutput(self, "AppHostInstanceId", value=self.app_host.instance.instance_id,
-                  description="Instance that runs app_code")
 
 
 

@@ -19,6 +19,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
+from cdk_data_tier.constructs.wheelhouse import Wheelhouse
 from cdk_data_tier.stacks.compliance import add_compliance_checks
 from cdk_data_tier.stacks.config import EnvConfig, load_config
 from cdk_data_tier.stacks.data_tier import DataTier, build_data_tier
@@ -62,8 +63,13 @@ class Synthesized:
 
 
 def synthesize(env: str, outdir: Path, *, overrides: Mapping[str, Any] | None = None,
-               environment: Mapping[str, Any] | None = None, compliance: bool = True) -> Synthesized:
+               environment: Mapping[str, Any] | None = None, compliance: bool = True,
+               wheelhouse: Wheelhouse | None = None) -> Synthesized:
     """Synthesize one environment into `outdir`, optionally deep-merging `overrides` into its config.
+
+    The app host's wheelhouse is built from this checkout into its cache (.wheelhouse/): the first synth of a
+    session rebuilds the project's wheel if the code changed, and downloads dependency wheels only when their
+    pins or the host's platform are new to the cache. `wheelhouse` replaces it (another release).
 
     `environment` adds (or replaces) the whole entry `env` of the map: the one way to test a config that
     leaves keys out, since overrides cannot remove any.
@@ -77,7 +83,7 @@ def synthesize(env: str, outdir: Path, *, overrides: Mapping[str, Any] | None = 
     context["env"] = env
     app = cdk.App(context=context, outdir=str(outdir))
     config = load_config(app)
-    tier = build_data_tier(app, config)
+    tier = build_data_tier(app, config, wheelhouse=wheelhouse)
     if compliance:
         add_compliance_checks(app)
     app.synth()

@@ -28,6 +28,7 @@ import pytest
 
 from cdk_data_tier.stacks.config import ConfigError, load_environment
 from tests.fixtures_synth import project_context
+from tests.moto_server import moto_server
 
 TAG = "BAD_INPUT_ROW"
 BOUND_S = 20  # an endpoint that does not answer must fail within this, never hang
@@ -206,7 +207,37 @@ def outputs(**stacks: dict[str, str]) -> dict[str, dict[str, str]]:
     return {k: v for k, v in base.items() if v}
 
 
+def app_stack(env: str, host: str) -> Callable[[Ctx], None]:
+    """Stacks of `env` in the row's moto: Network alone (host "none"), or an App stack naming an app host that
+    does not exist ("gone") or is stopped ("stopped")."""
+    def setup(ctx: Ctx) -> None:
+        import boto3
+
+        session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
+        cfn = session.client("cloudformation", endpoint_url=ctx.values["moto"])
+        stacks = {f"{env}-Network": {"VpcId": "vpc-0a1b2c3d4e5f60718", "BastionInstanceId": "i-0a1b2c3d4e5f60718"}}
+        if host != "none":
+            instance = "i-0123456789abcdef0"
+            if host == "stopped":
+                ec2 = session.client("ec2", endpoint_url=ctx.values["moto"])
+                instance = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1)["Instances"][0][
+                    "InstanceId"]
+                ec2.stop_instances(InstanceIds=[instance])
+            ctx.values["instance"] = instance
+            stacks[f"{env}-App"] = {"AppHostInstanceId": instance, "AppVenv": "/opt/cdk-data-tier/venv",
+                                    "AppRunAs": "data-tier"}
+        for name, values in stacks.items():
+            cfn.create_stack(StackName=name, TemplateBody=json.dumps({
+                "Resources": {"Marker": {"Type": "AWS::SSM::Parameter", "Properties": {
+                    "Name": f"/{name}/marker", "Type": "String", "Value": name}}},
+                "Outputs": {k: {"Value": v} for k, v in values.items()}}))
+    return setup
+
+
+MOTO_ENV = {"AWS_ENDPOINT_URL": "<moto>", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+            "AWS_DEFAULT_REGION": "us-east-1"}
 CONFIG = "config error: environments.dev."
+REMOTE = "app_code remote: "
 RUN = "app_code run: "
 OPS = "app_code ops: "
 ROWS = [
@@ -259,7 +290,7 @@ ROWS = [
     Row("cli-no-command", "python -m app_code: error: the following arguments are required: command (see --help)", 2,
         argv=()),
     Row("cli-unknown-command", "python -m app_code: error: argument command: invalid choice: 'deploy' (choose from "
-        "'run', 'ops', 'demo', 'drill', 'cost', 'local') (see --help)", 2, argv=("deploy",)),
+        "'run', 'ops', 'demo', 'drill', 'remote', 'cost', 'local') (see --help)", 2, argv=("deploy",)),
     Row("cli-run-unknown-workload", "python -m app_code run: error: argument workload: invalid choice: 'kafka' "
         "(choose from 'sql', 'dynamo', 'cache', 'all') (see --help)", 2, argv=("run", "kafka", "--outputs", "x")),
     Row("cli-run-no-source", "python -m app_code run: error: one of the arguments --outputs --env is required "
@@ -321,6 +352,22 @@ ROWS = [
         argv=("cost", "-e", "staging")),
     Row("cli-cost-no-assembly", "app_code cost: --cdk-out <tmp>/cdk.out does not exist: expected a cloud assembly "
         "(cdk synth -c env=dev -o <tmp>/cdk.out)", 2, argv=("cost", "-e", "dev", "--cdk-out", "<tmp>/cdk.out")),
+    Row("cli-remote-no-action", "python -m app_code remote: error: the following arguments are required: {run} "
+        "(see --help)", 2, argv=("remote",)),
+    Row("cli-remote-no-env", "python -m app_code remote run: error: the following arguments are required: --env "
+        "(see --help)", 2, argv=("remote", "run", "all")),
+    Row("cli-remote-timeout", f"{REMOTE}--timeout 5: expected seconds from 30 to 172800 (Run Command's limits)", 2,
+        argv=("remote", "run", "all", "--env", "dev", "--timeout", "5")),
+    Row("remote-no-app-stack", f"{REMOTE}CloudFormation (nohost): stack nohost-App not found (stacks present: "
+        "nohost-Network)", 2, argv=("remote", "run", "all", "--env", "nohost"), needs=frozenset({"moto"}),
+        setup=app_stack("nohost", "none"), env=MOTO_ENV),
+    Row("remote-no-app-host", f"{REMOTE}app host i-0123456789abcdef0 (gonehost-App output AppHostInstanceId) does "
+        "not exist: deploy it again (cdk deploy gonehost-App)", 2, argv=("remote", "run", "all", "--env", "gonehost"),
+        needs=frozenset({"moto"}), setup=app_stack("gonehost", "gone"), env=MOTO_ENV),
+    Row("remote-app-host-stopped", f"{REMOTE}app host <instance> (stoppedhost-App output AppHostInstanceId) is "
+        "stopped, not running: start it (aws ec2 start-instances --instance-ids <instance>) or deploy stoppedhost-App "
+        "again", 2, argv=("remote", "run", "sql", "--env", "stoppedhost"), needs=frozenset({"moto"}),
+        setup=app_stack("stoppedhost", "stopped"), env=MOTO_ENV),
     Row("cli-local-unknown-action", "python -m app_code local: error: argument local_command: invalid choice: "
         "'restart' (choose from 'up', 'down', 'status') (see --help)", 2, argv=("local", "restart")),
     # -- outputs files --------------------------------------------------------------------------
@@ -337,7 +384,7 @@ ROWS = [
     Row("outputs-two-envs", f"{RUN}outputs file <tmp>/o.json: stacks of several environments (dev, prod); pick "
         "one with --env", 2, argv=("run", "dynamo", "--outputs", "<tmp>/o.json"),
         setup=write("o.json", outputs(**{"prod-Dynamo": {"TableName": "t"}}))),
-    Row("outputs-no-env", RUN + "outputs file <tmp>/o.json: no stack named <env>-{Network,Database,Dynamo,Cache}",
+    Row("outputs-no-env", RUN + "outputs file <tmp>/o.json: no stack named <env>-{Network,Database,Dynamo,Cache,App}",
         2, argv=("run", "dynamo", "--outputs", "<tmp>/o.json"), setup=write("o.json", {"Other": {"A": "b"}})),
     Row("outputs-missing-key", f"{RUN}outputs file <tmp>/o.json: stack dev-Dynamo output PartitionKey is missing",
         2, argv=("run", "dynamo", "--outputs", "<tmp>/o.json"),
@@ -552,6 +599,13 @@ def dev_out(dev: Any) -> Path:
 @pytest.fixture(scope="module")
 def mysql_out(twin_assembly: Callable[[str], Path]) -> Path:
     return twin_assembly("mysql-no-nat")
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[str]:
+    """moto's server on loopback, for the rows that reach AWS (each row's stacks have names of their own)."""
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -354,10 +354,9 @@ def _clean_up(endpoints: Endpoints, twin: Path | None, markers: Markers, parts: 
               made: list[tuple[str, str]], snapshot: str | None, echo: Callable[[str], None]) -> None:
     from cdk_data_tier.app.ops.remove_copy import remove_copy
 
-    outputs = twin / "outputs.json" if twin else None
     for part, copy in made:
         try:
-            remove_copy(endpoints, copy, outputs=outputs)
+            remove_copy(endpoints, copy)
         except Exception as exc:  # noqa: BLE001 - the rest is still removed; what was not is said
             echo(f"could not remove the {part} copy {copy}: {exc}")
     deletes = {"database": markers.delete_rows, "table": markers.delete_items, "cache": markers.delete_keys}

@@ -86,28 +86,28 @@ def backup(endpoints: Endpoints, *, console: Console | None = None) -> int:
 
 def restore_table(endpoints: Endpoints, target: str, point: Any, *, outputs: Path | None,
                   write_to: Path | None = None, console: Console | None = None) -> int:
-    from cdk_data_tier.app.ops.copies import twin_state_dir
+    from cdk_data_tier.app.ops.restore_db import twin_dir_of
     from cdk_data_tier.app.ops.restores import table_copy
 
-    copy = table_copy(endpoints, target, point, twin=twin_state_dir(outputs), out=write_to)
+    copy = table_copy(endpoints, target, point, twin=twin_dir_of(endpoints), out=write_to)
     _say(console, copy.report("dynamo", _remove_command(outputs, endpoints.env, target)))
     return EXIT_OK
 
 
 def restore_cache(endpoints: Endpoints, snapshot: str, target: str, *, outputs: Path | None,
                   write_to: Path | None = None, console: Console | None = None) -> int:
-    from cdk_data_tier.app.ops.copies import twin_state_dir
+    from cdk_data_tier.app.ops.restore_db import twin_dir_of
     from cdk_data_tier.app.ops.restores import cache_copy
 
-    copy = cache_copy(endpoints, snapshot, target, twin=twin_state_dir(outputs), out=write_to)
+    copy = cache_copy(endpoints, snapshot, target, twin=twin_dir_of(endpoints), out=write_to)
     _say(console, copy.report("cache", _remove_command(outputs, endpoints.env, copy.name)))
     return EXIT_OK
 
 
-def remove_copy(endpoints: Endpoints, target: str, *, outputs: Path | None, console: Console | None = None) -> int:
+def remove_copy(endpoints: Endpoints, target: str, *, console: Console | None = None) -> int:
     from cdk_data_tier.app.ops.remove_copy import remove_copy as remove
 
-    _say(console, [f"removed {what}" for what in remove(endpoints, target, outputs=outputs)])
+    _say(console, [f"removed {what}" for what in remove(endpoints, target)])
     return EXIT_OK
 
 

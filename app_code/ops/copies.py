@@ -1,9 +1,9 @@
 """The copies that restores make beside their source: the outputs file each one gets, and the record of it.
 
-A copy's outputs file has the endpoints contract's shape (docs/endpoints-contract.md) with one stack,
-`<env>-<Stack>`: the source's values, with the copy's own endpoints or names in place of the source's, plus
-`CopyOf`, `CopyKind` and `RestoredTo`. `python -m app_code run dynamo|cache|sql --outputs FILE` then runs the
-workloads against the copy, and `ops remove-copy` knows from it what to take away.
+A copy's outputs file has the endpoints contract's shape (docs/endpoints-contract.md): the source's outputs,
+with the copy's stack (`<env>-Dynamo` or `<env>-Cache`) holding the copy's own endpoints or names, plus
+`CopyOf`, `CopyKind`, `CopyName` and `RestoredTo`. `python -m app_code run dynamo|cache --outputs FILE` then
+runs the workload against the copy (the cache workload's cache-aside part still reads the source's database).
 
 On the twin the file is `<state>/copies/<name>/outputs.json`, with a copy of the twin's twin.json beside it
 (where moto is, which CA to trust), and the copy is recorded in state.json under `copies` with the processes
@@ -46,14 +46,6 @@ class Copy:
                 f"remove:  {remove}"]
 
 
-def twin_state_dir(outputs: Path | None) -> Path | None:
-    """The twin's state directory behind `--outputs`, or None when the outputs are a deployment's."""
-    if outputs is None:
-        return None
-    root = outputs if outputs.is_dir() else outputs.parent
-    return root if (root / "state.json").exists() else None
-
-
 def outputs_path(twin: Path | None, name: str) -> Path:
     return twin / "copies" / name / "outputs.json" if twin else Path.cwd() / f"restore-{name}" / "outputs.json"
 
@@ -69,7 +61,7 @@ def check_writable(path: Path) -> None:
 
 def write_outputs(endpoints: Endpoints, copy: Copy, values: dict[str, str], path: Path, *,
                   twin: Path | None = None, drop: tuple[str, ...] = ()) -> Path:
-    """The copy's outputs file: the source stack's outputs with `values` in their place and `drop` left out."""
+    """The source's outputs, the copy's stack with `values` in place of the source's and `drop` left out."""
     from cdk_data_tier.app.local.state import TWIN_FILE, write_json
 
     stack = f"{endpoints.env}-{KINDS[copy.kind]}"
@@ -80,7 +72,7 @@ def write_outputs(endpoints: Endpoints, copy: Copy, values: dict[str, str], path
     path.parent.mkdir(parents=True, exist_ok=True)
     if twin is not None:
         shutil.copyfile(twin / TWIN_FILE, path.parent / TWIN_FILE)  # clients find moto and the CA beside it
-    write_json(path, {stack: outs})
+    write_json(path, {**endpoints.stacks, stack: outs})
     copy.outputs_file = path
     return path
 

@@ -17,9 +17,11 @@ from cdk_data_tier.app.errors import BadInput
 from cdk_data_tier.app.ops import copies
 
 
-def remove_copy(endpoints: Endpoints, target: str, *, outputs: Path | None) -> list[str]:
+def remove_copy(endpoints: Endpoints, target: str) -> list[str]:
     """What was stopped or deleted."""
-    twin = copies.twin_state_dir(outputs)
+    from cdk_data_tier.app.ops.restore_db import twin_dir_of
+
+    twin = twin_dir_of(endpoints)
     if twin is not None:
         entry = copies.recorded(twin).get(target)
         if entry is None and target not in _db_copies(twin):

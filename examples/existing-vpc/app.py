@@ -3,13 +3,14 @@
 
 The VPC is imported by its attributes (ids written below, no lookups, so synth needs no AWS account), and the
 app adds a Valkey replication group and a PostgreSQL writer with a read replica, both reachable from the app's
-own security group only. The config is the `Config` below, not cdk.json. With cdk-data-tier installed
-(`pip install cdk-data-tier`), `cdk synth` here writes the templates.
+own security group only. The config is the `Config` below, not cdk.json. With cdk-data-tier installed (its
+wheel, or `pip install path/to/cdk-data-tier`), `cdk synth` here writes the templates.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 # cdk_data_tier first: importing it points jsii at the venv's Node 24 before aws_cdk starts node.
 from cdk_data_tier.constructs import (
@@ -55,8 +56,8 @@ class Config:
 
 
 class DataStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: Config, **kwargs: object) -> None:
-        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, scope: Construct, construct_id: str, *, config: Config, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
         vpc = ec2.Vpc.from_vpc_attributes(
             self, "Vpc", vpc_id=config.vpc_id, vpc_cidr_block=config.vpc_cidr,
             availability_zones=list(config.availability_zones),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
+from typing import Any
 
 import pytest
 
 from cdk_data_tier.app.endpoints import AwsTarget
+from tests.moto_server import moto_server
 
 REGION = "us-east-1"
 
@@ -16,17 +17,11 @@ REGION = "us-east-1"
 @pytest.fixture(scope="session")
 def moto_url():
     """moto's real HTTP server on a free loopback port (boto3 talks to it like to AWS)."""
-    from moto.server import ThreadedMotoServer
-
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_DEFAULT_REGION": REGION}.items():
         os.environ.setdefault(key, value)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture
@@ -34,12 +29,29 @@ def aws(moto_url) -> AwsTarget:
     return AwsTarget(region=REGION, endpoint_url=moto_url)
 
 
+@pytest.fixture
+def calls(monkeypatch) -> list[tuple[str, dict[str, Any]]]:
+    """Every (operation, parameters) app_code's boto3 clients send, recorded as they leave boto3."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+    original = AwsTarget.client
+
+    def client(self, service, **kwargs):
+        made = original(self, service, **kwargs)
+        made.meta.events.register("provide-client-params.*.*", lambda params, model, **_: seen.append(
+            (model.name, dict(params))))
+        return made
+
+    monkeypatch.setattr(AwsTarget, "client", client)
+    return seen
+
+
 def cdk_outputs(env: str = "dev", **overrides: dict[str, str]) -> dict[str, dict[str, str]]:
-    """What `cdk deploy --all --outputs-file` writes for the four stacks (values shaped like real ones)."""
+    """What `cdk deploy --all --outputs-file` writes for the five stacks (values shaped like real ones)."""
     acct = "111111111111"
     outputs = {
-        f"{env}-Network": {"VpcId": "vpc-0a1b2c3d4e5f60718", "BastionInstanceId": "i-0123456789abcdef0",
-                           "AppHostInstanceId": "i-0fedcba9876543210"},
+        f"{env}-Network": {"VpcId": "vpc-0a1b2c3d4e5f60718", "BastionInstanceId": "i-0123456789abcdef0"},
+        f"{env}-App": {"AppHostInstanceId": "i-0fedcba9876543210", "AppVenv": "/opt/cdk-data-tier/venv",
+                       "AppRunAs": "data-tier", "AppRelease": "0.3.0-0123456789ab-ba9876543210"},
         f"{env}-Database": {
             "WriterEndpoint": f"{env}-database-primary.c9akciq32.{REGION}.rds.amazonaws.com",
             "ReaderEndpoints": f"{env}-database-replica1.c9akciq32.{REGION}.rds.amazonaws.com",

@@ -21,22 +21,6 @@ from tests.app_code.conftest import cdk_outputs
 FAST = {"Delay": 1, "MaxAttempts": 30}  # moto's instances are available at once: no need to poll slowly
 
 
-@pytest.fixture
-def calls(monkeypatch) -> list[tuple[str, dict[str, Any]]]:
-    """Every (operation, parameters) the drill's boto3 clients send, recorded as they leave boto3."""
-    seen: list[tuple[str, dict[str, Any]]] = []
-    original = AwsTarget.client
-
-    def client(self, service, **kwargs):
-        made = original(self, service, **kwargs)
-        made.meta.events.register("provide-client-params.*.*", lambda params, model, **_: seen.append(
-            (model.name, dict(params))))
-        return made
-
-    monkeypatch.setattr(AwsTarget, "client", client)
-    return seen
-
-
 def _endpoints(aws: AwsTarget, outputs_file, secret: dict[str, Any], **stacks) -> Endpoints:
     """`secret` as the app user's (the attachment's identifier keys in it); the admin's SecretArn names a secret
     that does not exist, so a drill that read it would fail."""

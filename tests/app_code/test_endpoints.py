@@ -16,6 +16,8 @@ def test_reads_every_stack_of_a_cdk_outputs_file(outputs_file):
     ep = Endpoints.from_outputs_file(outputs_file(cdk_outputs()))
     assert ep.env == "dev"
     assert ep.network.vpc_id.startswith("vpc-")
+    app = ep.app
+    assert (app.instance_id, app.venv, app.run_as) == ("i-0fedcba9876543210", "/opt/cdk-data-tier/venv", "data-tier")
     db = ep.database
     assert db.writer == HostPort(f"dev-database-primary.c9akciq32.{REGION}.rds.amazonaws.com", 5433)
     assert [r.port for r in db.readers] == [5433]
@@ -71,7 +73,7 @@ def test_twin_endpoints_carry_ports_and_the_twin_json(outputs_file, tmp_path):
     ("data", "access", "message"),
     [
         ({k: v for k, v in cdk_outputs().items() if k != "dev-Cache"}, "cache",
-         "stack dev-Cache not found (stacks present: dev-Database, dev-Dynamo, dev-Network)"),
+         "stack dev-Cache not found (stacks present: dev-App, dev-Database, dev-Dynamo, dev-Network)"),
         (cdk_outputs(Database={"SecretArn": "  "}), "database", "stack dev-Database output SecretArn is empty"),
         ({**cdk_outputs(), "dev-Dynamo": {"TableName": "t"}}, "dynamo", "stack dev-Dynamo output TableArn is missing"),
         (cdk_outputs(Database={"Port": "fifty"}), "database", "stack dev-Database output Port='fifty' is not a port"),
@@ -97,7 +99,7 @@ def test_a_bad_output_names_the_stack_and_the_key(outputs_file, data, access, me
         ("{not json", "not JSON (Expecting property name enclosed in double quotes at line 1)"),
         ('["dev-Network"]', "not shaped {StackName: {OutputKey: value}}"),
         ('{"dev-Network": "vpc-1"}', "not shaped {StackName: {OutputKey: value}}"),
-        ('{"SomethingElse": {}}', "no stack named <env>-{Network,Database,Dynamo,Cache}"),
+        ('{"SomethingElse": {}}', "no stack named <env>-{Network,Database,Dynamo,Cache,App}"),
         (json.dumps({**cdk_outputs("dev"), **cdk_outputs("prod")}),
          "stacks of several environments (dev, prod); pick one with --env"),
     ],
@@ -138,7 +140,7 @@ def test_describe_stacks_gives_the_same_endpoints_as_the_outputs_file(aws, outpu
     from_cfn = Endpoints.from_cloudformation(env, aws=aws)
     from_file = Endpoints.from_outputs_file(outputs_file(data))
     assert from_cfn.env == env
-    for view in ("network", "database", "dynamo", "cache"):
+    for view in ("network", "database", "dynamo", "cache", "app"):
         assert getattr(from_cfn, view) == getattr(from_file, view)
 
 

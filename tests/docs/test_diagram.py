@@ -36,10 +36,10 @@ def test_prod_picture_shows_every_tier_store_and_rule(prod):
         "shard 1 primary", "shard 1 replica 1", "shard 2 primary", "shard 2 replica 1"]
     rules = {(e.src, e.dst, e.label) for e in topo.edges if e.kind == "sg"}
     assert ("Network_BastionHostInstanceC1D7B969", "Database_InstanceWriterE29BEFDF", "tcp 5433") in rules
-    assert ("Network_AppHostInstanceD7FA2FEA", "Cache_Cache18F6EE16_shard_1", "tcp 6380") in rules
+    assert ("App_AppHostInstanceD7FA2FEA", "Cache_Cache18F6EE16_shard_1", "tcp 6380") in rules
     crossing = {(e.src, e.dst) for e in topo.edges if e.kind == "xstack"}
     assert crossing == {("Database_stack", "Network_stack"), ("Dynamo_stack", "Network_stack"),
-                        ("Cache_stack", "Network_stack")}
+                        ("Cache_stack", "Network_stack"), ("App_stack", "Network_stack")}
 
 
 def test_dev_picture_has_one_nat_and_no_standby(dev):

@@ -163,6 +163,6 @@ def test_a_vpc_without_nat_gateways_is_built(twin_factory: Callable[[str], Twin]
     ec2 = twin.client("ec2")
     outputs = twin.stack("Network")
     assert [v["VpcId"] for v in ec2.describe_vpcs(VpcIds=[outputs["VpcId"]])["Vpcs"]] == [outputs["VpcId"]]
-    ids = [outputs["BastionInstanceId"], outputs["AppHostInstanceId"]]
+    ids = [outputs["BastionInstanceId"], twin.stack("App")["AppHostInstanceId"]]
     found = [i["InstanceId"] for r in ec2.describe_instances(InstanceIds=ids)["Reservations"] for i in r["Instances"]]
     assert sorted(found) == sorted(ids)

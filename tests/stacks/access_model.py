@@ -15,7 +15,7 @@ from typing import Any
 
 from tests.fixtures_synth import Synthesized
 
-CONCERNS = ("Network", "Database", "Dynamo", "Cache")
+CONCERNS = ("Network", "Database", "Dynamo", "Cache", "App")
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,10 @@ def _load(database: dict[str, Any], env: str = "dev") -> Any:
         ({"app_username": "app", "iam_auth_user": "app_clone"},
          "config error: environments.dev.database.app_username='app' is not allowed: it and its rotation twin "
          "'app_clone' must differ from iam_auth_user ('app_clone')"),
+        ({"engine": "mysql", "engine_version": "8.4.8", "app_username": "application"},
+         "config error: environments.dev.database.app_username='application' is not allowed with engine='mysql': at "
+         "most 10 characters, so that its rotation twin 'application_clone' stays within the 16 that the MySQL "
+         "multi-user rotation accepts"),
         ({"app_username": "app-user"},
          "config error: environments.dev.database.app_username='app-user' is not allowed: String should match "
          "pattern"),
@@ -120,7 +124,7 @@ def _load(database: dict[str, Any], env: str = "dev") -> Any:
     ids=["unknown-engine", "negative-replicas", "too-many-replicas", "aurora-multi-az", "aurora-storage",
          "aurora-small-class", "bare-major", "version-of-another-engine", "default-port", "port-out-of-range",
          "admin-postgres", "admin-mysql", "admin-pattern", "iam-user-is-admin", "app-user-reserved",
-         "app-user-is-admin", "app-clone-is-iam-user", "app-user-pattern", "class-without-db-prefix",
+         "app-user-is-admin", "app-clone-is-iam-user", "mysql-clone-name-too-long", "app-user-pattern", "class-without-db-prefix",
          "max-storage-floor", "max-storage-too-close", "no-backups", "backup-window-format", "backup-window-short",
          "windows-overlap", "maintenance-window-format", "retain-removal", "vault-with-destroy", "rotation-too-rare",
          "pi-retention", "log-retention", "monitoring-interval", "alarm-threshold", "unknown-key"],

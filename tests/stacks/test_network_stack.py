@@ -1,4 +1,7 @@
-"""`<env>-Network`: security and reliability properties, per environment, plus snapshots."""
+"""`<env>-Network`: security and reliability properties, per environment, plus snapshots.
+
+The hosts' properties are checked on both hosts: the bastion here, the app host's instance in `<env>-App`.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,12 @@ from tests.fixtures_synth import Synthesized
 
 def _resources(synth: Synthesized, kind: str) -> dict[str, Any]:
     return synth.template("Network").find_resources(kind)
+
+
+def _hosts(synth: Synthesized) -> dict[str, Any]:
+    """Both hosts' instances: the bastion in Network, the app host in App."""
+    return {f"{concern}/{lid}": res for concern in ("Network", "App")
+            for lid, res in synth.template(concern).find_resources("AWS::EC2::Instance").items()}
 
 
 def test_no_ingress_from_anywhere(each_env: Synthesized) -> None:
@@ -28,8 +37,8 @@ def test_no_ingress_from_anywhere(each_env: Synthesized) -> None:
 
 
 def test_hosts_require_imdsv2_with_one_hop_and_have_no_key_pair(each_env: Synthesized) -> None:
-    instances = _resources(each_env, "AWS::EC2::Instance")
-    assert len(instances) == 2
+    instances = _hosts(each_env)
+    assert len(instances) == 2 and len(_resources(each_env, "AWS::EC2::Instance")) == 1
     for inst in instances.values():
         assert "KeyName" not in inst["Properties"]
         assert inst["Properties"]["Monitoring"] is True
@@ -49,7 +58,7 @@ def test_hosts_are_patched_weekly_by_tag_in_the_patch_window(each_env: Synthesiz
     assert props["ScheduleExpression"] == f"cron({minute} {hour} ? * {weekday} *)"
     ((target,),) = [props["Targets"]]
     key = target["Key"].removeprefix("tag:")
-    for inst in _resources(each_env, "AWS::EC2::Instance").values():
+    for inst in _hosts(each_env).values():
         assert {"Key": key, "Value": target["Values"][0]} in inst["Properties"]["Tags"]
     # The agent may run it: its association and compliance calls, the document, the patch buckets.
     network = each_env.tier.network
@@ -63,7 +72,7 @@ def test_hosts_are_patched_weekly_by_tag_in_the_patch_window(each_env: Synthesiz
 
 
 def test_ebs_is_encrypted(each_env: Synthesized) -> None:
-    for inst in _resources(each_env, "AWS::EC2::Instance").values():
+    for inst in _hosts(each_env).values():
         for mapping in inst["Properties"]["BlockDeviceMappings"]:
             assert mapping["Ebs"]["Encrypted"] is True
 
@@ -167,27 +176,34 @@ def test_subnet_tiers_and_nat_count_follow_config(each_env: Synthesized) -> None
     assert len(_resources(each_env, "AWS::EC2::NatGateway")) == net.nat_gateways
 
 
-def test_zero_nat_drops_the_egress_tier_and_adds_ssm_endpoints(synth_variant) -> None:
+def test_zero_nat_drops_the_egress_tier_and_adds_the_hosts_endpoints(synth_variant) -> None:
+    """SSM for both hosts; CloudFormation and Secrets Manager for app_code on the app host, which reads its
+    stacks' outputs and its secrets itself (S3 and DynamoDB have their gateway endpoints)."""
     synth = synth_variant("dev", {"network": {"nat_gateways": 0}})
     template = synth.template("Network")
     template.resource_count_is("AWS::EC2::NatGateway", 0)
     names = [s["Properties"]["Tags"] for s in template.find_resources("AWS::EC2::Subnet").values()]
     assert not any("private" in str(t) for t in names)
-    interface = [e for e in template.find_resources("AWS::EC2::VPCEndpoint").values()
+    interface = [e["Properties"] for e in template.find_resources("AWS::EC2::VPCEndpoint").values()
                  if e["Properties"].get("VpcEndpointType") == "Interface"]
-    assert len(interface) == 3
+    services = sorted(json.dumps(e["ServiceName"]).split(".")[-1].strip('"]}') for e in interface)
+    assert services == ["cloudformation", "ec2messages", "secretsmanager", "ssm", "ssmmessages"]
+    assert all(e["PrivateDnsEnabled"] is True for e in interface)
     for inst in template.find_resources("AWS::EC2::Instance").values():
         assert "dataSubnet" in inst["Properties"]["SubnetId"]["Ref"]
+    (app_host,) = synth.template("App").find_resources("AWS::EC2::Instance").values()
+    assert "dataSubnet" in app_host["Properties"]["SubnetId"]["Fn::GetStackOutput"]["OutputName"]
 
 
 def test_outputs_are_the_contract(each_env: Synthesized) -> None:
     outputs = each_env.template_json("Network")["Outputs"]
-    assert {"VpcId", "BastionInstanceId", "AppHostInstanceId"} <= set(outputs)
+    assert {"VpcId", "BastionInstanceId"} <= set(outputs)
+    assert "AppHostInstanceId" not in outputs  # the App stack's
 
 
 def test_prod_protects_hosts_and_dev_does_not(dev: Synthesized, prod: Synthesized) -> None:
     for synth, expected in ((dev, False), (prod, True)):
-        for inst in _resources(synth, "AWS::EC2::Instance").values():
+        for inst in _hosts(synth).values():
             assert inst["Properties"]["DisableApiTermination"] is expected
 
 

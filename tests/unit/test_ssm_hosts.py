@@ -1,4 +1,7 @@
-"""BastionHost and AppHost in a bare Stack: SSM-only access, IMDSv2, encrypted EBS, no key pair, no ingress."""
+"""BastionHost and AppHost in a bare Stack: SSM-only access, IMDSv2, encrypted EBS, no key pair, no ingress.
+
+The app host's security group and role (AppHostIdentity) can live in another stack than its instance.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +10,20 @@ import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Capture, Match, Template
 
-from cdk_data_tier.constructs.app_host import AppHost
+from cdk_data_tier.constructs.app_host import AppHost, AppHostIdentity, host_machine
 from cdk_data_tier.constructs.bastion_host import BastionHost
+
+ENV = cdk.Environment(account="111111111111", region="us-east-1")
+PRIVATE = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
 
 
 def _host_template(kind: type, **props: object) -> Template:
     app = cdk.App()
-    stack = cdk.Stack(app, "Bare", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    stack = cdk.Stack(app, "Bare", env=ENV)
     vpc = ec2.Vpc(stack, "Vpc", availability_zones=["us-east-1a", "us-east-1b"])
-    kind(stack, "Host", vpc=vpc, subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-         **props)
+    if kind is AppHost:
+        props = {"identity": AppHostIdentity(stack, "Identity", vpc=vpc), **props}
+    kind(stack, "Host", vpc=vpc, subnets=PRIVATE, **props)
     return Template.from_stack(stack)
 
 
@@ -83,3 +90,32 @@ def test_props_are_keyword_only() -> None:
     vpc = ec2.Vpc(stack, "Vpc")
     with pytest.raises(TypeError):
         BastionHost(stack, "Host", vpc, ec2.SubnetSelection())  # type: ignore[misc]
+
+
+def test_the_app_hosts_group_and_role_stay_with_the_vpc_and_its_instance_moves() -> None:
+    app = cdk.App()
+    network = cdk.Stack(app, "Network", env=ENV)
+    vpc = ec2.Vpc(network, "Vpc", availability_zones=["us-east-1a", "us-east-1b"])
+    identity = AppHostIdentity(network, "AppHost", vpc=vpc)
+    apps = cdk.Stack(app, "App", env=ENV)
+    AppHost(apps, "AppHost", vpc=vpc, subnets=PRIVATE, identity=identity)
+
+    here, there = Template.from_stack(network), Template.from_stack(apps)
+    here.resource_count_is("AWS::EC2::Instance", 0)
+    here.resource_count_is("AWS::IAM::Role", 1)
+    there.resource_count_is("AWS::EC2::Instance", 1)
+    there.resource_count_is("AWS::IAM::Role", 0)
+    there.resource_count_is("AWS::EC2::SecurityGroup", 0)
+    assert [d.node.id for d in apps.dependencies] == ["Network"]  # one way only: no cycle
+    assert network.dependencies == []
+
+
+@pytest.mark.parametrize("instance_type, machine, ami", [
+    ("t3.small", "x86_64", "x8664"), ("m7i.large", "x86_64", "x8664"), ("t4g.small", "aarch64", "arm64"),
+    ("m7g.large", "aarch64", "arm64"), ("c7gn.xlarge", "aarch64", "arm64")])
+def test_the_ami_and_the_wheels_follow_the_instance_types_processor(instance_type: str, machine: str,
+                                                                    ami: str) -> None:
+    assert host_machine(instance_type) == machine
+    template = _host_template(AppHost, instance_type=instance_type)
+    (instance,) = template.find_resources("AWS::EC2::Instance").values()
+    assert ami in instance["Properties"]["ImageId"]["Ref"]
