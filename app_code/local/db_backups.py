@@ -8,15 +8,14 @@ consistent dumps (app_code.local.mysql_backup). Both report their window the way
 
 from __future__ import annotations
 
-import fcntl
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cdk_data_tier.app.local.failover import OPS_LOCK
 from cdk_data_tier.app.local.state import TWIN_FILE, State, write_json
+from cdk_data_tier.app.local.state import running as locked_running
 from cdk_data_tier.app.ops.restore_model import RestoreError, RestoreWindow, iso
 
 
@@ -31,11 +30,7 @@ def family(state: State) -> str:
 @contextmanager
 def running(state_dir: Path) -> Iterator[State]:
     """The twin's state, held against failovers and other backups or restores until the block ends."""
-    state = State.load(Path(state_dir))
-    if state is None or state.data.get("status") != "up":
-        raise RestoreError(f"no running twin in {state_dir} (python -m app_code local up)")
-    with open(state.path(OPS_LOCK), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with locked_running(state_dir, RestoreError) as state:
         yield state
 
 

@@ -8,7 +8,6 @@ new roles and pids, so `local status` shows who is primary now.
 
 from __future__ import annotations
 
-import fcntl
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,10 +16,9 @@ from typing import Any, TypeVar
 
 from cdk_data_tier.app.local import ports
 from cdk_data_tier.app.local.failover_result import FailoverResult
-from cdk_data_tier.app.local.state import TWIN_FILE, State, write_json
+from cdk_data_tier.app.local.state import TWIN_FILE, State, running, write_json
 
 T = TypeVar("T")
-OPS_LOCK = "failover.lock"
 
 
 class FailoverError(RuntimeError):
@@ -29,12 +27,7 @@ class FailoverError(RuntimeError):
 
 @contextmanager
 def _twin(state_dir: Path | str) -> Iterator[State]:
-    state = State.load(Path(state_dir))
-    if state is None or state.data.get("status") != "up":
-        raise FailoverError(f"no running twin in {state_dir} (python -m app_code local up)")
-    # One operation at a time: two failovers of one twin would fight over its processes.
-    with open(state.path(OPS_LOCK), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with running(state_dir, FailoverError) as state:
         yield state
         _refresh_components(state)
 

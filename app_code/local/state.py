@@ -6,11 +6,13 @@ servers) still knows every pid it may have to stop and every directory it has to
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +114,18 @@ class State:
         for extra in self.data.get("external_dirs", []):
             shutil.rmtree(extra, ignore_errors=True)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+OPS_LOCK = "failover.lock"
+
+
+@contextmanager
+def running(state_dir: Path | str, error: type[Exception]) -> Iterator[State]:
+    """A running twin's state, held against every other failover, backup or restore until the block ends (two
+    operations on one twin would fight over its processes); `error` is the caller's one-line refusal type."""
+    state = State.load(Path(state_dir))
+    if state is None or state.data.get("status") != "up":
+        raise error(f"no running twin in {state_dir} (python -m app_code local up)")
+    with open(state.path(OPS_LOCK), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield state
