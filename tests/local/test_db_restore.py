@@ -75,6 +75,16 @@ def wait_restorable(source: Any, moment: datetime, timeout: float = ARCHIVED_WIT
     return latest
 
 
+def archived_past(archive: Path, segno: int, filler: Marks, timeout: float = ARCHIVED_WITHIN_S) -> None:
+    """Writes (to a table of their own) until the archive holds a segment after `segno`: only then is losing
+    `segno` a gap in the middle rather than the archive's end, which archive_timeout alone does not promise."""
+    deadline = time.monotonic() + timeout
+    while (run_ := pg_archive.chain(archive)) is None or run_.last <= segno:
+        assert time.monotonic() < deadline, f"the archive reached no segment after {segno:X} in {timeout}s"
+        filler.write(uuid.uuid4().hex)
+        time.sleep(0.25)
+
+
 @pytest.fixture
 def copies(twin: Twin) -> Iterator[Callable[..., RestoredCopy]]:
     """restore_database on the dev twin; every copy made is removed afterwards."""
@@ -207,8 +217,9 @@ def test_a_gap_in_the_archive_shrinks_the_window_and_local_down_stops_copies(
         assert state is not None
         automated = pg_archive.backups(state)[0]
         archive = Path(state.data["postgres"]["root"]) / pg_archive.ARCHIVE_DIR
-        lost = pg_archive.segment_name(1, automated.end_lsn // pg_archive.SEGMENT_BYTES + 1)
-        (archive / lost).unlink()
+        lost_segno = automated.end_lsn // pg_archive.SEGMENT_BYTES + 1
+        archived_past(archive, lost_segno, Marks(up.outputs_file))
+        (archive / pg_archive.segment_name(1, lost_segno)).unlink()
         window = restorable_window(state_dir)
         assert window.earliest == window.latest == automated.ended
         with pytest.raises(RestoreError, match="is after the twin's database's latest restorable time"):
