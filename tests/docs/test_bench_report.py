@@ -36,3 +36,21 @@ def test_results_round_trip_through_json(tmp_path):
     original.write(tmp_path / "local_up.json")
     again = read(tmp_path / "local_up.json")
     assert again.figures[0].median == 0.4 and again.notes == ["a note"] and len(again.load_after) == 3
+
+
+def test_every_bench_make_bench_runs_takes_json():
+    """`make bench` passes --json to each bench module; one without it stops the whole report (as failover.py did)."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    makefile = (root / "Makefile").read_text()
+    helpers = set(re.search(r"BENCHES := \$\(filter-out ([^,]+),", makefile)[1].split())  # type: ignore[index]
+    benches = sorted(p for p in (root / "bench").glob("*.py") if f"bench/{p.name}" not in helpers)
+    assert len(benches) >= 6, benches
+    for bench in benches:
+        done = subprocess.run([sys.executable, "-m", f"bench.{bench.stem}", "--help"], cwd=root, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0 and "--json" in done.stdout, (bench.name, done.stdout, done.stderr)
