@@ -89,9 +89,13 @@ class NetworkStack(Stack):
             # The app host reads its stacks' outputs and its secrets itself: CloudFormation and Secrets
             # Manager need endpoints too. One endpoint per service may have private DNS in a VPC: the
             # rotation functions' own Secrets Manager endpoints keep theirs off and name their URL.
+            # SessionLogging's preferences encrypt every session with a KMS key and stream its transcript
+            # to CloudWatch Logs: the agent must reach both, or no session (the bastion's only way in) opens.
             for name, service in (("Ssm", ec2.InterfaceVpcEndpointAwsService.SSM),
                                   ("SsmMessages", ec2.InterfaceVpcEndpointAwsService.SSM_MESSAGES),
                                   ("Ec2Messages", ec2.InterfaceVpcEndpointAwsService.EC2_MESSAGES),
+                                  ("Kms", ec2.InterfaceVpcEndpointAwsService.KMS),
+                                  ("Logs", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS),
                                   ("CloudFormation", ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION),
                                   ("SecretsManager", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER)):
                 self.vpc.add_interface_endpoint(name, service=service, subnets=host_subnets, private_dns_enabled=True,

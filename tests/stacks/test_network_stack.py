@@ -177,8 +177,9 @@ def test_subnet_tiers_and_nat_count_follow_config(each_env: Synthesized) -> None
 
 
 def test_zero_nat_drops_the_egress_tier_and_adds_the_hosts_endpoints(synth_variant) -> None:
-    """SSM for both hosts; CloudFormation and Secrets Manager for app_code on the app host, which reads its
-    stacks' outputs and its secrets itself (S3 and DynamoDB have their gateway endpoints)."""
+    """SSM for both hosts, with KMS and CloudWatch Logs for their encrypted, logged sessions; CloudFormation and
+    Secrets Manager for app_code on the app host, which reads its stacks' outputs and its secrets itself (S3 and
+    DynamoDB have their gateway endpoints)."""
     synth = synth_variant("dev", {"network": {"nat_gateways": 0}})
     template = synth.template("Network")
     template.resource_count_is("AWS::EC2::NatGateway", 0)
@@ -187,7 +188,7 @@ def test_zero_nat_drops_the_egress_tier_and_adds_the_hosts_endpoints(synth_varia
     interface = [e["Properties"] for e in template.find_resources("AWS::EC2::VPCEndpoint").values()
                  if e["Properties"].get("VpcEndpointType") == "Interface"]
     services = sorted(json.dumps(e["ServiceName"]).split(".")[-1].strip('"]}') for e in interface)
-    assert services == ["cloudformation", "ec2messages", "secretsmanager", "ssm", "ssmmessages"]
+    assert services == ["cloudformation", "ec2messages", "kms", "logs", "secretsmanager", "ssm", "ssmmessages"]
     assert all(e["PrivateDnsEnabled"] is True for e in interface)
     for inst in template.find_resources("AWS::EC2::Instance").values():
         assert "dataSubnet" in inst["Properties"]["SubnetId"]["Ref"]
