@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 from bench.report import render
 from bench.results import BenchResult, Figure, read
 
@@ -40,11 +45,6 @@ def test_results_round_trip_through_json(tmp_path):
 
 def test_every_bench_make_bench_runs_takes_json():
     """`make bench` passes --json to each bench module; one without it stops the whole report (as failover.py did)."""
-    import re
-    import subprocess
-    import sys
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[2]
     makefile = (root / "Makefile").read_text()
     helpers = set(re.search(r"BENCHES := \$\(filter-out ([^,]+),", makefile)[1].split())  # type: ignore[index]

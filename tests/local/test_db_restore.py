@@ -20,7 +20,7 @@ from cdk_data_tier.app.cli import main
 from cdk_data_tier.app.endpoints import Endpoints
 from cdk_data_tier.app.local import failover, pg_archive
 from cdk_data_tier.app.local import twin as twin_mod
-from cdk_data_tier.app.local.procs import is_running
+from cdk_data_tier.app.local.procs import is_running, wait_until
 from cdk_data_tier.app.local.state import State
 from cdk_data_tier.app.local.twin import Twin
 from cdk_data_tier.app.ops.backup import backup
@@ -78,11 +78,15 @@ def wait_restorable(source: Any, moment: datetime, timeout: float = ARCHIVED_WIT
 def archived_past(archive: Path, segno: int, filler: Marks, timeout: float = ARCHIVED_WITHIN_S) -> None:
     """Writes (to a table of their own) until the archive holds a segment after `segno`: only then is losing
     `segno` a gap in the middle rather than the archive's end, which archive_timeout alone does not promise."""
-    deadline = time.monotonic() + timeout
-    while (run_ := pg_archive.chain(archive)) is None or run_.last <= segno:
-        assert time.monotonic() < deadline, f"the archive reached no segment after {segno:X} in {timeout}s"
+
+    def further() -> bool | None:
+        run_ = pg_archive.chain(archive)
+        if run_ is not None and run_.last > segno:
+            return True
         filler.write(uuid.uuid4().hex)
-        time.sleep(0.25)
+        return None
+
+    wait_until(further, timeout=timeout, what=f"the WAL archive reaching a segment after {segno:X}")
 
 
 @pytest.fixture
